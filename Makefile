@@ -1,0 +1,58 @@
+# SoulSpot: `make run` serves it, `make test` checks everything. Both set up what they need.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+SYSTEM_STAMP := $(VENV)/.installed-system
+
+.PHONY: run test lint type security unit e2e check-system bench soak demo clean docs-config
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): setup.cfg pyproject.toml | $(BIN)/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): setup.cfg pyproject.toml $(STAMP_RUN)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(SYSTEM_STAMP): scripts/install-system-deps.sh | $(BIN)/python
+	bash scripts/install-system-deps.sh
+	touch $@
+
+## run: serve SoulSpot on http://127.0.0.1:8765 (data in ./data)
+run: $(STAMP_RUN)
+	$(BIN)/soulspot serve
+
+## test: lint, type check, security scan and the whole suite (e2e included)
+test: $(STAMP_TEST) $(SYSTEM_STAMP)
+	$(BIN)/ruff check kernel plugins tests bench examples
+	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r kernel plugins
+	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/pytest -n auto -q
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check kernel plugins tests bench examples
+
+type: $(STAMP_TEST)
+	$(BIN)/mypy
+
+security: $(STAMP_TEST)
+	$(BIN)/bandit -q -c pyproject.toml -r kernel plugins
+
+unit: $(STAMP_TEST)
+	$(BIN)/pytest -n auto -q -m "not e2e"
+
+## docs-config: regenerate config/soulspot.toml and docs/configuration.md from the models
+docs-config: $(STAMP_RUN)
+	$(BIN)/soulspot config sample > config/soulspot.toml
+	$(BIN)/soulspot config reference > docs/configuration.md
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache

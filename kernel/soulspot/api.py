@@ -1,0 +1,155 @@
+"""The kernel's small public API: what plugins may use (and nothing of each other).
+
+Everything here works inside an app context (a request, a CLI command built with
+:func:`soulspot.cli.with_app`, or a scheduled job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from flask import current_app, g, has_app_context, has_request_context, request
+
+from .state import KernelState
+from .stores import Storage
+from .types import AuditEvent, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SECRETISH = re.compile(
+    r"token|secret|password|passphrase|verifier|authorization|cookie|^code$", re.IGNORECASE
+)
+
+
+def kernel() -> KernelState:
+    """The current app's kernel state."""
+    return cast(KernelState, current_app.extensions["soulspot"])
+
+
+def config_for(plugin: str) -> Any:
+    """The validated config model of ``plugin`` (``[plugins.<plugin>]``)."""
+    return kernel().settings.plugins[plugin]
+
+
+def data_dir() -> Path:
+    return kernel().data_dir
+
+
+def storage() -> Storage:
+    """The store (the ``storage`` concern). Raises when no storage plugin is enabled; a plugin
+    that needs it declares ``requires=("storage",)`` so that never happens to it."""
+    store = kernel().storage
+    if store is None:
+        raise RuntimeError("no storage plugin is enabled")
+    return store
+
+
+def has_storage() -> bool:
+    return kernel().storage is not None
+
+
+def current_user() -> User | None:
+    """The signed-in user of this request (``None`` when signed out or without auth)."""
+    if not has_request_context():
+        return None
+    if "soulspot_user" not in g:
+        auth = kernel().auth
+        g.soulspot_user = auth.current_user() if auth is not None else None
+    return cast(User | None, g.soulspot_user)
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without signing in (health probes, the sign-in pages)."""
+    view.soulspot_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def login_required(view: F) -> F:
+    """Require a signed-in user. The kernel already guards every non-public view when an auth
+    plugin is enabled; this decorator states it explicitly and guards views on its own."""
+    from .web import login_gate
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        refused = login_gate()
+        if refused is not None:
+            return refused
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def request_id() -> str:
+    """The correlation id of this request or job run (generated when nobody set one)."""
+    if not has_app_context():
+        return "-"
+    rid = g.get("request_id")
+    if rid is None:
+        rid = g.request_id = uuid.uuid4().hex
+    return cast(str, rid)
+
+
+def client_ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def audit(
+    event: str,
+    *,
+    outcome: str = "ok",
+    actor: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Record a sensitive action: fanned out to every ``audit_event`` hook (store, logs,
+    metrics). Secret-looking detail keys are dropped before anyone sees them."""
+    if actor is None:
+        user = current_user()
+        actor = user.id if user else None
+    in_request = has_request_context()
+    record = AuditEvent(
+        event=event,
+        time=dt.datetime.now(dt.UTC),
+        actor=actor,
+        ip=request.remote_addr if in_request else None,
+        user_agent=(request.user_agent.string or None) if in_request else None,
+        request_id=request_id(),
+        outcome=outcome,  # type: ignore[arg-type]
+        details=_clean(details),
+    )
+    kernel().hook.audit_event(app=current_app._get_current_object(), event=record)  # type: ignore[attr-defined]
+    return record
+
+
+@contextmanager
+def maintenance(reason: str) -> Iterator[None]:
+    """Put the app in maintenance: requests get 503 with Retry-After and the scheduler pauses."""
+    state = kernel()
+    with state.lock:
+        previous = state.maintenance_reason
+        state.maintenance_reason = reason
+        if state.scheduler is not None and previous is None:
+            state.scheduler.pause()
+    try:
+        yield
+    finally:
+        with state.lock:
+            state.maintenance_reason = previous
+            if state.scheduler is not None and previous is None:
+                state.scheduler.resume()
+
+
+def take_backup(trigger: str) -> str | None:
+    """Ask the backup concern for a verified backup now; ``None`` when no backup plugin."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return cast(str | None, kernel().hook.take_backup(app=app, trigger=trigger))
+
+
+def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if not _SECRETISH.search(k)}

@@ -1,0 +1,107 @@
+"""``create_app()``: build the Flask app from config and plugins (one plugin manager per app)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+from flask import Flask
+
+from . import errors, web
+from .config import (
+    Settings,
+    ensure_data_dir,
+    ensure_secret_key,
+    load_settings,
+    validate_plugin_config,
+)
+from .db import database
+from .plugins import PluginError, PluginInfo, load_plugins, resolve_config_model
+from .state import KernelState
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    plugins: Iterable[tuple[str, object]] = (),
+    env: Mapping[str, str] | None = None,
+) -> Flask:
+    """Build a SoulSpot app.
+
+    ``test_config`` overrides config values (``{"kernel": {"data_dir": ...}}``); ``plugins``
+    registers extra ``(name, module)`` plugins as if installed. Raises
+    :class:`soulspot.config.ConfigError` (or its subclass ``PluginError``) with a message for
+    the person who configured it.
+    """
+    settings, pm, infos = load_configuration(
+        test_config, config_path=config_path, plugins=plugins, env=env
+    )
+    data_dir = ensure_data_dir(settings.kernel)
+
+    app = Flask("soulspot", root_path=str(Path(__file__).parent))
+    app.config.update(
+        SECRET_KEY=ensure_secret_key(settings.kernel, data_dir),
+        SOULSPOT_PUBLIC_URL=settings.kernel.public_url,
+        JSON_SORT_KEYS=False,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    state = KernelState(pm=pm, settings=settings, plugins=infos, data_dir=data_dir)
+    app.extensions["soulspot"] = state
+    errors.install(app)
+
+    hook = pm.hook
+    hook.init_app(app=app)
+    web.install(app)
+    app.register_blueprint(web.bp)
+    for blueprints in hook.register_blueprints(app=app):
+        for blueprint in blueprints or ():
+            app.register_blueprint(blueprint)
+
+    state.storage = hook.storage(app=app)
+    if state.storage is None:
+        database.initialize(None)
+    state.auth = hook.auth_provider(app=app)
+    for concern, provided in (("storage", state.storage), ("auth", state.auth)):
+        for info in infos:
+            if info.enabled and concern in info.provides and provided is None:
+                raise PluginError(
+                    f"plugin error: plugin {info.name!r} provides {concern!r} but its "
+                    f"{'storage' if concern == 'storage' else 'auth_provider'} hook "
+                    "returned nothing"
+                )
+
+    with app.app_context():
+        hook.startup(app=app)
+    _close_registration(pm)
+    return app
+
+
+def load_configuration(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    plugins: Iterable[tuple[str, object]] = (),
+    env: Mapping[str, str] | None = None,
+) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
+    """Read config, load plugins and validate every section, without building an app
+    (``soulspot config check`` and ``soulspot plugins`` need no database)."""
+    env = os.environ if env is None else env
+    settings = load_settings(config_path, env=env, overrides=test_config)
+    pm, infos = load_plugins(
+        settings, plugins, trace=env.get("SOULSPOT_TRACE_PLUGINS", "") not in ("", "0")
+    )
+    for info in infos:
+        if info.enabled:
+            validate_plugin_config(settings, info.name, resolve_config_model(info))
+    return settings, pm, infos
+
+
+def _close_registration(pm: Any) -> None:
+    def closed(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("plugin registration is closed once the app has started")
+
+    pm.register = closed

@@ -1,0 +1,264 @@
+"""The ``soulspot`` command. Plugins add sub-commands through the ``register_commands`` hook.
+
+Start-up must stay fast (``soulspot --help``): only click and pluggy are imported here; the
+app (Flask, pydantic, every plugin's dependencies) is built only by commands that need it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from . import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SoulspotGroup(click.Group):
+    """A click group that adds enabled plugins' commands the first time it is asked."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from .plugins import discover, new_manager
+
+        disabled = _disabled_plugins(ctx.params.get("config_path"))
+        pm = new_manager()
+        try:
+            eps = discover()
+        except Exception:  # a broken install: commands that build the app will say why
+            return
+        for name, ep in sorted(eps.items()):
+            if name in disabled:
+                continue
+            try:
+                pm.register(ep.load(), name=name)
+            except Exception:  # noqa: S112 - reported by every command that builds the app
+                continue
+        pm.hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_plugin_commands(ctx)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+def _disabled_plugins(config_path: str | None) -> set[str]:
+    """Best-effort read of which plugins are disabled, without validating anything."""
+    disabled = {n.strip() for n in os.environ.get("SOULSPOT_DISABLE_PLUGINS", "").split(",")}
+    path = config_path or os.environ.get("SOULSPOT_CONFIG") or "config/soulspot.toml"
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+        for name, section in raw.get("plugins", {}).items():
+            if isinstance(section, dict) and section.get("enabled") is False:
+                disabled.add(name)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return disabled - {""}
+
+
+class CliState:
+    """What ``soulspot`` sub-commands share: the config path and, once built, the app."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._app: Any = None
+
+    def configuration(self) -> Any:
+        """``(settings, plugin manager, plugin infos)`` without building the app."""
+        from .app import load_configuration
+
+        return load_configuration(config_path=self.config_path)
+
+    def app(self) -> Any:
+        if self._app is None:
+            from .app import create_app
+
+            self._app = create_app(config_path=self.config_path)
+        return self._app
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``message`` to stderr and exit with ``code`` (no traceback)."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def with_app(command: F) -> F:
+    """Build the app (no scheduler) and run the command inside an app context, with a store
+    connection when there is a store. Config and plugin errors exit 2 with their message."""
+
+    @functools.wraps(command)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        from .config import ConfigError
+
+        state = click.get_current_context().find_object(CliState)
+        assert state is not None
+        try:
+            app = state.app()
+        except ConfigError as exc:
+            fail(str(exc))
+        kernel = app.extensions["soulspot"]
+        with app.app_context():
+            if kernel.storage is not None:
+                with kernel.storage.connection():
+                    return command(*args, **kwargs)
+            return command(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Go on only when ``--yes`` was given or the person at the terminal agrees."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"{question} Refusing without --yes (no terminal to ask on).", code=1)
+    if not click.confirm(question, default=False):
+        fail("Aborted; nothing was changed.", code=1)
+
+
+def current_app_from_cli() -> Any:
+    """The app of the running CLI command (inside :func:`with_app`)."""
+    from flask import current_app
+
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+@click.group(cls=SoulspotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="SOULSPOT_CONFIG",
+    help="TOML config file [default: config/soulspot.toml, or SOULSPOT_CONFIG].",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="soulspot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """SoulSpot: your Spotify account and your music library at home."""
+    ctx.obj = CliState(config_path)
+
+
+@cli.command()
+@click.option("--host", help="Address to bind [default: [kernel] host, 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [default: [kernel] port, 8765].")
+@click.option("--threads", type=int, help="Worker threads [default: [kernel] threads].")
+@click.pass_obj
+def serve(state: CliState, host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve the web UI and API (production server, one process, threads)."""
+    from .config import ConfigError
+    from .server import serve as run_server
+
+    try:
+        app = state.app()
+        kernel = app.extensions["soulspot"].settings.kernel
+        run_server(
+            app,
+            host or kernel.host,
+            kernel.port if port is None else port,
+            threads or kernel.threads,
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot listen: {exc.strerror or exc}", code=1)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+@click.pass_obj
+def plugins_command(state: CliState, as_json: bool) -> None:
+    """List plugins: name, version, distribution, enabled, concerns, hooks."""
+    from .config import ConfigError
+
+    try:
+        infos = state.configuration()[2]
+    except ConfigError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in infos], indent=2))
+        return
+    for p in infos:
+        mark = "on " if p.enabled else "off"
+        click.echo(f"[{mark}] {p.name} {p.version} ({p.distribution})")
+        if p.enabled:
+            click.echo(f"      provides: {', '.join(p.provides) or '-'}")
+            click.echo(f"      requires: {', '.join(p.requires) or '-'}")
+            click.echo(f"      hooks:    {', '.join(p.hooks) or '-'}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check and show configuration."""
+
+
+@config_group.command("check")
+@click.pass_obj
+def config_check(state: CliState) -> None:
+    """Validate the config file, env overrides and every plugin's section."""
+    from .config import ConfigError
+
+    try:
+        settings = state.configuration()[0]
+    except ConfigError as exc:
+        fail(str(exc))
+    click.echo(f"config ok: {settings.path or 'defaults (no file)'}")
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+@click.pass_obj
+def config_show(state: CliState, as_json: bool) -> None:
+    """Print the effective config (secrets masked) and where each value came from."""
+    from .config import ConfigError
+    from .config_docs import effective_config
+
+    try:
+        settings = state.configuration()[0]
+    except ConfigError as exc:
+        fail(str(exc))
+    rows = effective_config(settings)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    click.echo(f"# config file: {settings.path or '(none: defaults)'}")
+    for row in rows:
+        click.echo(f"{row['key']} = {json.dumps(row['value'], default=str)}  # {row['source']}")
+
+
+@config_group.command("sample")
+def config_sample() -> None:
+    """Print a commented config file with every key and its default."""
+    from .config_docs import sample_toml
+
+    click.echo(sample_toml(), nl=False)
+
+
+@config_group.command("reference")
+def config_reference() -> None:
+    """Print the Markdown configuration reference (docs/configuration.md)."""
+    from .config_docs import reference_markdown
+
+    click.echo(reference_markdown(), nl=False)
+
+
+def main() -> None:
+    cli(prog_name="soulspot")

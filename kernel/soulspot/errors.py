@@ -1,0 +1,137 @@
+"""Errors as the client should see them: RFC 9457 problem+json under ``/api/``, HTML pages
+elsewhere, both carrying the request id. No stack trace ever reaches a client; the kernel
+logs an unhandled exception once (observability turns that into one JSON line)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from .api import request_id
+
+log = logging.getLogger("soulspot.errors")
+
+PROBLEM_TYPE_BASE = "https://soulspot.invalid/problems/"
+
+
+class Problem(Exception):
+    """Raise to answer with an error: ``raise Problem(409, "Backup running", "...")``."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        type_: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_ or "about:blank"
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+class ValidationFailed(Problem):
+    """Input that does not fit its pydantic model: 422 with one entry per field error."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]], where: str = "request") -> None:
+        super().__init__(
+            422,
+            "Invalid input",
+            f"The {where} has {len(errors)} invalid field(s).",
+            type_=PROBLEM_TYPE_BASE + "validation",
+            errors=list(errors),
+        )
+
+
+def wants_json() -> bool:
+    """API paths, and clients that prefer JSON over HTML, get problem+json."""
+    if request.path.startswith("/api/"):
+        return True
+    accept = request.accept_mimetypes
+    return bool(accept) and accept.best_match(
+        ["text/html", "application/json", "application/problem+json"]
+    ) in ("application/json", "application/problem+json")
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str = "",
+    *,
+    type_: str = "about:blank",
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """Render an error for the current request in the form the client wants."""
+    rid = request_id()
+    if wants_json():
+        body = {
+            "type": type_,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.path,
+            "request_id": rid,
+            **extra,
+        }
+        resp = jsonify(body)
+        resp.mimetype = "application/problem+json"
+    else:
+        html = render_template(
+            "soulspot/error.html",
+            status=status,
+            title=title,
+            detail=detail,
+            request_id=rid,
+            extra=extra,
+        )
+        resp = Response(html, mimetype="text/html")
+    resp.status_code = status
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def install(app: Flask) -> None:
+    app.register_error_handler(Problem, _on_problem)
+    app.register_error_handler(Exception, _on_exception)
+
+
+def _on_problem(exc: Problem) -> Response:
+    return problem_response(
+        exc.status, exc.title, exc.detail, type_=exc.type, headers=exc.headers, **exc.extra
+    )
+
+
+def _on_exception(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        headers = dict(exc.get_headers())
+        headers.pop("Content-Type", None)
+        return problem_response(status, exc.name, exc.description or "", headers=headers)
+    user = g.get("soulspot_user")  # only what is known: no auth call while failing
+    log.error(
+        "unhandled exception",
+        exc_info=exc,
+        extra={
+            "route": request.url_rule.rule if request.url_rule else request.path,
+            "method": request.method,
+            "user": user.id if user else None,
+            "request_id": request_id(),
+        },
+    )
+    return problem_response(
+        500,
+        "Internal Server Error",
+        "Something went wrong on our side. The request id below finds it in the log.",
+    )

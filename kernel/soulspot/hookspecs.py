@@ -1,0 +1,193 @@
+"""Every hook a SoulSpot plugin can implement, grouped by concern.
+
+A plugin is a module (named by a ``soulspot.plugins`` entry point) with functions marked
+``@soulspot.hookimpl`` whose names match these specs. Arguments may be omitted from an
+implementation (pluggy passes only what it asks for). Hooks marked *firstresult* stop at the
+first non-``None`` answer; the others collect a list of every plugin's answer.
+
+``docs/plugins.md`` documents each hook, and a meta-test fails when a spec here lacks its
+section there or a test that exercises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+    from flask import Blueprint, Flask
+
+    from .stores import Storage
+    from .types import (
+        AuditEvent,
+        BackupSource,
+        DashboardPanel,
+        HealthCheck,
+        Job,
+        Migration,
+        NavItem,
+        PluginManifest,
+    )
+
+hookspec = pluggy.HookspecMarker("soulspot")
+
+
+# --- lifecycle and config ------------------------------------------------------------------
+
+
+@hookspec
+def manifest() -> PluginManifest:  # type: ignore[empty-body]
+    """Describe this plugin: concerns it ``provides`` and ``requires``, its config model and
+    the kernel versions it works with. Required of every plugin; the kernel calls each
+    plugin's implementation on its own and refuses to start on a broken manifest."""
+
+
+@hookspec
+def init_app(app: Flask) -> None:
+    """Configure the Flask app before any blueprint is registered: Flask extensions, request
+    hooks, template globals. Runs in plugin order; a plugin whose request hook must come
+    first (correlation ids) uses ``tryfirst=True``."""
+
+
+@hookspec
+def startup(app: Flask) -> None:
+    """The app is built and registration is closed; runs inside an app context. Open
+    resources here (the store opens the database and applies migrations)."""
+
+
+@hookspec
+def before_serve(app: Flask) -> None:
+    """Only ``soulspot serve`` calls this, once, after the scheduler started and before the
+    server accepts connections (print a one-time setup token, warm caches)."""
+
+
+@hookspec
+def shutdown(app: Flask) -> None:
+    """The serving process is stopping (SIGTERM, Ctrl-C): release what ``startup`` opened."""
+
+
+# --- web -----------------------------------------------------------------------------------
+
+
+@hookspec
+def register_blueprints(app: Flask) -> Iterable[Blueprint]:
+    """Return Flask blueprints with this plugin's pages and API routes. Views are behind the
+    login gate unless decorated with :func:`soulspot.api.public`."""
+    return ()
+
+
+@hookspec
+def nav_items(app: Flask) -> Iterable[NavItem]:
+    """Links this plugin adds to the UI's navigation bar."""
+    return ()
+
+
+@hookspec
+def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
+    """Panels this plugin adds to the dashboard at ``/``."""
+    return ()
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add sub-commands to ``soulspot``. Keep imports inside the command bodies: this runs
+    on every ``soulspot --help``. Use :func:`soulspot.cli.with_app` for commands that need
+    the app (it builds one, without a scheduler, and pushes an app context)."""
+
+
+# --- storage (exclusive) -------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def storage(app: Flask) -> Storage | None:
+    """*firstresult*, exclusive concern ``storage``: return the store (see
+    :class:`soulspot.stores.Storage`). Called once per app, before ``startup``."""
+
+
+@hookspec
+def migrations() -> Iterable[Migration]:
+    """This plugin's schema steps (its own tables), versioned per plugin from 1. The storage
+    concern applies them in order and can run each one's downgrade."""
+    return ()
+
+
+# --- auth (exclusive) ----------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def auth_provider(app: Flask) -> Any:
+    """*firstresult*, exclusive concern ``auth``: return an object with
+    ``current_user() -> soulspot.types.User | None`` (for the current request) and
+    ``login_url(next_url: str) -> str``. With it, the kernel's login gate guards every view
+    not marked public."""
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+@hookspec
+def audit_event(app: Flask, event: AuditEvent) -> None:
+    """A sensitive action happened (:func:`soulspot.api.audit` fans it out here): the store
+    appends it, logs write it, metrics count it. Must not raise."""
+
+
+# --- observability -------------------------------------------------------------------------
+
+
+@hookspec
+def health_checks(app: Flask) -> Iterable[HealthCheck]:
+    """Checks for ``/health`` and ``/health/ready``. ``critical`` checks decide readiness;
+    only include what this process needs to serve (never an internet service)."""
+    return ()
+
+
+@hookspec
+def dependency_versions(app: Flask) -> Mapping[str, str]:
+    """Versions worth showing on ``/health`` (``{"sqlite": "3.45.1"}``)."""
+    return {}
+
+
+@hookspec
+def metrics(app: Flask) -> Iterable[Any]:
+    """Prometheus collectors (``prometheus_client`` metrics made with ``registry=None``, or
+    custom collectors) for the metrics concern to register in the app's own registry."""
+    return ()
+
+
+@hookspec
+def job_executed(
+    app: Flask, job_id: str, run_id: str, duration: float, error: BaseException | None
+) -> None:
+    """A scheduled job finished (``error`` set when it raised): for logs and metrics."""
+
+
+# --- backup --------------------------------------------------------------------------------
+
+
+@hookspec
+def backup_sources(app: Flask) -> Iterable[BackupSource]:
+    """What a backup must contain from this plugin, and how to put it back."""
+    return ()
+
+
+@hookspec(firstresult=True)
+def take_backup(app: Flask, trigger: str) -> str | None:
+    """*firstresult*, exclusive concern ``backup``: take and verify a backup now and return its
+    id. ``trigger`` is ``manual``, ``scheduled``, ``pre-migration`` or ``pre-restore``. Other
+    plugins call it before destructive work (the store, before migrating)."""
+
+
+# --- scheduler -----------------------------------------------------------------------------
+
+
+@hookspec
+def jobs(app: Flask) -> Iterable[Job]:
+    """Scheduled jobs. Only the serving process runs a scheduler (one per process); each run
+    gets an app context and a run id that logs carry as the request id."""
+    return ()

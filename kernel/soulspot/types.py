@@ -1,0 +1,134 @@
+"""Plain data types that hooks exchange. Import-light: no Flask, no pydantic at import time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+#: Concerns that at most one enabled plugin may provide.
+EXCLUSIVE_CONCERNS = frozenset({"storage", "auth", "backup"})
+
+
+@dataclass(frozen=True)
+class PluginManifest:
+    """What a plugin tells the kernel about itself (returned by the ``manifest`` hook).
+
+    ``config_model`` is a pydantic model class, or a ``"module:attr"`` string resolved only
+    when the app is built (so the CLI can load plugins without importing pydantic).
+    """
+
+    provides: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    config_model: type[Any] | str | None = None
+    kernel: str = ">=0.1,<1.0"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the UI's navigation bar."""
+
+    label: str
+    endpoint: str
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A panel on the dashboard: ``template`` is rendered with ``context()``'s mapping."""
+
+    title: str
+    template: str
+    context: Callable[[], Mapping[str, Any]]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one health check."""
+
+    status: Literal["ok", "warn", "fail"]
+    message: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A named health check. ``critical`` checks decide readiness; others only warn."""
+
+    name: str
+    check: Callable[[], CheckResult]
+    critical: bool = False
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job. ``trigger`` and ``trigger_args`` are APScheduler's (``"interval"``,
+    ``{"hours": 24}``; ``"cron"``, ``{"hour": 3}``). ``run_at_start`` runs it once as soon as the
+    scheduler starts (for overdue work)."""
+
+    id: str
+    func: Callable[[], Any]
+    trigger: str
+    trigger_args: Mapping[str, Any] = field(default_factory=dict)
+    misfire_grace_time: int = 3600
+    run_at_start: bool = False
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step of one plugin. ``upgrade``/``downgrade`` get the peewee database and a
+    ``playhouse.migrate`` migrator for it; both run inside one transaction."""
+
+    plugin: str
+    version: int
+    name: str
+    upgrade: Callable[[Any, Any], None]
+    downgrade: Callable[[Any, Any], None]
+
+
+@dataclass(frozen=True)
+class BackupSource:
+    """Something a backup must contain.
+
+    ``snapshot(dest)`` writes a consistent copy of the source into the empty directory ``dest``
+    (online: writers keep working). ``restore(src)`` puts the files from ``src`` back in place
+    atomically. ``verify(src)`` returns a list of problems (empty when the copy is sound).
+    ``sensitive`` sources (keys) go only into passphrase-encrypted backups.
+    """
+
+    name: str
+    snapshot: Callable[[Path], None]
+    restore: Callable[[Path], None]
+    verify: Callable[[Path], list[str]] = lambda _src: []
+    sensitive: bool = False
+    #: Schema versions per plugin captured with the snapshot (for newer-schema refusal).
+    schema_versions: Callable[[], Mapping[str, int]] = lambda: {}
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in person, as the auth concern knows them."""
+
+    id: str
+    display_name: str
+    is_owner: bool = True
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One sensitive action. ``details`` never contains secrets (the kernel drops known
+    secret-looking keys before fan-out)."""
+
+    event: str
+    time: dt.datetime
+    actor: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+    outcome: Literal["ok", "failed", "refused"] = "ok"
+    details: Mapping[str, Any] = field(default_factory=dict)

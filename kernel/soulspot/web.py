@@ -1,0 +1,144 @@
+"""The UI shell and the kernel's own routes: dashboard, plugins page, ``/api/plugins``, the
+login gate and maintenance mode."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
+
+from .api import current_user, kernel, public, request_id
+from .errors import problem_response, wants_json
+from .types import NavItem
+
+bp = Blueprint("kernel", __name__)
+
+#: Paths every page may load without signing in.
+_ALWAYS_OPEN = ("static",)
+
+
+def is_loopback(addr: str | None) -> bool:
+    if not addr:
+        return False
+    try:
+        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def login_gate() -> Response | None:
+    """``None`` when the request may go on; else the refusal (redirect, 401, 403)."""
+    state = kernel()
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # no route: let the 404 happen
+    view = current_app.view_functions.get(endpoint)
+    if endpoint in _ALWAYS_OPEN or endpoint.endswith(".static"):
+        return None
+    if view is not None and getattr(view, "soulspot_public", False):
+        return None
+    if state.auth is None:
+        if is_loopback(request.remote_addr):
+            return None
+        return problem_response(
+            403,
+            "Only from this machine",
+            "No sign-in plugin is enabled, so SoulSpot answers only on this machine. Enable "
+            "the 'spotify' plugin to use it from elsewhere.",
+        )
+    if current_user() is not None:
+        return None
+    if wants_json() or request.method not in ("GET", "HEAD"):
+        return problem_response(401, "Sign-in required", "Sign in to use SoulSpot.")
+    resp = redirect(state.auth.login_url(request.full_path.rstrip("?")))
+    return resp  # type: ignore[return-value]
+
+
+def _before_request() -> Response | None:
+    state = kernel()
+    if state.maintenance_reason is not None and request.endpoint != "observability.live":
+        return problem_response(
+            503,
+            "Maintenance",
+            f"SoulSpot is busy: {state.maintenance_reason}. Try again in a minute.",
+            headers={"Retry-After": "30"},
+        )
+    return login_gate()
+
+
+def install(app: Flask) -> None:
+    """Register the kernel's request gate (after plugins' own request hooks) and UI globals."""
+    app.before_request(_before_request)
+    app.jinja_env.globals.setdefault("csp_nonce", lambda: "")
+    app.jinja_env.globals.setdefault("csrf_token", lambda: "")
+    app.context_processor(_template_context)
+
+
+def _template_context() -> dict[str, Any]:
+    state = kernel()
+    return {
+        "nav": _nav(),
+        "current_user": current_user(),
+        "request_id": request_id(),
+        "soulspot_version": _version(),
+        "auth_enabled": state.auth is not None,
+    }
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _nav() -> list[NavItem]:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cached = app.extensions.get("soulspot.nav")
+    if cached is None:
+        items = [
+            NavItem("Dashboard", "kernel.dashboard", 0),
+            NavItem("Plugins", "kernel.plugins_page", 900),
+        ]
+        for group in kernel().hook.nav_items(app=app):
+            items.extend(group or ())
+        cached = app.extensions["soulspot.nav"] = sorted(items, key=lambda i: (i.order, i.label))
+    return list(cached)
+
+
+@bp.get("/")
+def dashboard() -> str:
+    state = kernel()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    panels = [p for group in state.hook.dashboard_panels(app=app) for p in (group or ())]
+    rendered = [(p, dict(p.context())) for p in sorted(panels, key=lambda p: (p.order, p.title))]
+    return render_template(
+        "soulspot/dashboard.html",
+        panels=rendered,
+        plugin_count=len(state.enabled_plugins()),
+    )
+
+
+@bp.get("/plugins")
+def plugins_page() -> str:
+    return render_template("soulspot/plugins.html", plugins=kernel().plugins)
+
+
+@bp.get("/api/plugins")
+def api_plugins() -> Response:
+    return jsonify([p.as_dict() for p in kernel().plugins])
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon() -> Response:
+    return current_app.send_static_file("favicon.svg")

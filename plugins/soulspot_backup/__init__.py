@@ -1,0 +1,4 @@
+"""SoulSpot's built-in `backup` plugin.
+
+Scheduled, verified online backups and atomic restore.
+"""

@@ -1,0 +1,11 @@
+"""Hook implementations of the `backup` plugin (the `soulspot.plugins` entry point)."""
+
+from __future__ import annotations
+
+from soulspot import hookimpl
+from soulspot.types import PluginManifest
+
+
+@hookimpl
+def manifest() -> PluginManifest:
+    return PluginManifest(description=("Scheduled, verified online backups and atomic restore."))

@@ -1,0 +1,4 @@
+"""SoulSpot's built-in `metrics` plugin.
+
+Prometheus metrics at /metrics.
+"""

@@ -1,0 +1,4 @@
+"""SoulSpot's built-in `observability` plugin.
+
+JSON logs with correlation ids, health endpoints, error reports, profiles.
+"""
