@@ -29,11 +29,15 @@ class PluginManifest:
 
 @dataclass(frozen=True)
 class NavItem:
-    """A link in the UI's navigation bar."""
+    """An entry in the UI's navigation bar: a link, or (``method="post"``) a button in a
+    CSRF-protected form, like "Sign out". Shown only to a signed-in user (or everyone when no
+    auth plugin is enabled) unless ``public``."""
 
     label: str
     endpoint: str
     order: int = 100
+    method: Literal["get", "post"] = "get"
+    public: bool = False
 
 
 @dataclass(frozen=True)
