@@ -22,13 +22,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from .exceptions import ConfigError as ConfigError
+
 DEFAULT_CONFIG_PATH = Path("config/soulspot.toml")
 ENV_PREFIX = "SOULSPOT__"
 MASK = "********"
-
-
-class ConfigError(Exception):
-    """Bad configuration: the message is meant for the person who wrote it."""
 
 
 class KernelConfig(BaseModel):

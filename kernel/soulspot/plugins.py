@@ -12,13 +12,16 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import __version__, hookspecs
-from .config import ConfigError, Settings
+from .exceptions import ConfigError
 from .types import EXCLUSIVE_CONCERNS, PluginManifest
+
+if TYPE_CHECKING:  # pragma: no cover - pydantic stays out of `soulspot --help`
+    from .config import Settings
 
 ENTRY_POINT_GROUP = "soulspot.plugins"
 
