@@ -35,6 +35,7 @@ test: $(STAMP_TEST) $(SYSTEM_STAMP)
 	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r kernel plugins
 	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -n auto -q
 
 lint: $(STAMP_TEST)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: chromium (browser tests), prometheus (promtool),
-# sqlite3 (benchmark baseline). Installs only what is missing; needs root or sudo.
+# sqlite3 (benchmark baseline), systemd (systemd-analyze checks the service unit).
+# Installs only what is missing; needs root or sudo.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
