@@ -1,0 +1,250 @@
+"""structlog configuration: every log line (ours and stdlib's) goes through one pipeline.
+
+Logging is process-global while tests build many apps in one process, so
+:func:`configure_logging` is idempotent: it replaces only the handlers it installed before
+and leaves everyone else's (pytest's capture handler) alone.
+
+Pipeline (``merge_contextvars`` first): context vars, level, logger name, request id,
+timestamp, ``extra=`` fields of stdlib records, stack/exception rendering, redaction, then
+JSON (one object per line) or the console renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+import threading
+from collections.abc import Iterable, MutableMapping
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+REDACTED = "[REDACTED]"
+_MARK = "_soulspot_observability"
+
+#: Keys whose values are never logged (headers, tokens, PKCE verifiers, OAuth codes).
+_SECRET_KEY = re.compile(
+    r"token|secret|password|passphrase|passwd|verifier|authorization|cookie|api[_-]?key"
+    r"|^code$|^state$|credential|private[_-]?key",
+    re.IGNORECASE,
+)
+#: Secrets embedded in free text: "Bearer abc", "access_token=abc", "code_verifier: abc".
+_SECRET_TEXT = re.compile(
+    r"(?P<prefix>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+"
+    r"|(?P<kv>\b(?:access_token|refresh_token|id_token|token|code_verifier|code|client_secret"
+    r"|password|secret)\b[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;}]+",
+    re.IGNORECASE,
+)
+
+_lock = threading.Lock()
+_secrets: frozenset[str] = frozenset()
+_secret_pattern: re.Pattern[str] | None = None
+
+#: stdlib loggers that must stay above DEBUG whatever the level: authlib logs PKCE verifiers,
+#: peewee every SQL statement with its parameters, urllib3 full URLs with query strings.
+_NEVER_DEBUG = ("authlib", "peewee", "urllib3", "requests_oauthlib")
+
+
+def add_secrets(values: Iterable[str]) -> None:
+    """Values that must never appear in a log line (configured secrets, the app's key)."""
+    global _secrets, _secret_pattern
+    with _lock:
+        merged = _secrets | {v for v in values if v and len(v) >= 6}
+        if merged != _secrets:
+            _secrets = frozenset(merged)
+            ordered = sorted(_secrets, key=len, reverse=True)
+            _secret_pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+
+def _scrub_text(text: str) -> str:
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    if any(m in text for m in ("=", ":", "Bearer", "Basic", "bearer", "basic")):
+        text = _SECRET_TEXT.sub(_text_replacement, text)
+    return text
+
+
+def _text_replacement(match: re.Match[str]) -> str:
+    return (match.group("prefix") or match.group("kv") or "") + REDACTED
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return _scrub_text(value)
+    if depth > 4:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else _scrub(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v, depth + 1) for v in value]
+    return value
+
+
+def redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """Drop secret-looking keys and scrub secrets out of every string value."""
+    for key in list(event_dict):
+        if key == "event":
+            value = event_dict[key]
+            event_dict[key] = _scrub_text(value) if isinstance(value, str) else value
+        elif _SECRET_KEY.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def add_request_id(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """The request id of this request or job run (``soulspot.api.request_id``), or ``-``."""
+    if event_dict.get("request_id"):
+        return event_dict
+    from flask import g, has_app_context
+
+    if has_app_context():
+        rid = g.get("request_id")
+        if rid is None:
+            from soulspot.api import request_id
+
+            rid = request_id()
+        event_dict["request_id"] = rid
+    else:
+        event_dict["request_id"] = "-"
+    return event_dict
+
+
+def _drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+class _StdStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout``/``sys.stderr`` is *now* (pytest swaps them)."""
+
+    def __init__(self, which: Literal["stdout", "stderr"]) -> None:
+        super().__init__()
+        self.which = which
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stdout if self.which == "stdout" else sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        add_request_id,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _tty(stream: str) -> bool:
+    target = sys.stdout if stream == "stdout" else sys.stderr
+    try:
+        return bool(target.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    log_format: Literal["auto", "json", "console"] = "auto",
+    stream: Literal["stdout", "stderr"] = "stdout",
+    log_file: Path | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+    backups: int = 5,
+) -> None:
+    """(Re)configure structlog and stdlib logging. Safe to call once per app."""
+    shared = _shared_processors()
+    tail: list[Processor] = [
+        structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
+        structlog.processors.StackInfoRenderer(),
+    ]
+    console = log_format == "console" or (log_format == "auto" and _tty(stream))
+    json_renderer = structlog.processors.JSONRenderer(default=str)
+    common: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if console:
+        stream_formatter = structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, *tail],
+            processors=[*common, redact, structlog.dev.ConsoleRenderer(colors=True)],
+        )
+    else:
+        stream_formatter = structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, *tail],
+            processors=[
+                *common,
+                structlog.processors.format_exc_info,
+                redact,
+                json_renderer,
+            ],
+        )
+    handlers: list[logging.Handler] = []
+    stream_handler = _StdStream(stream)
+    stream_handler.setFormatter(stream_formatter)
+    handlers.append(stream_handler)
+    if log_file is not None:
+        log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
+        )
+        file_handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=[*shared, *tail],
+                processors=[*common, structlog.processors.format_exc_info, redact, json_renderer],
+            )
+        )
+        handlers.append(file_handler)
+
+    with _lock:
+        root = logging.getLogger()
+        for old in list(root.handlers):
+            if getattr(old, _MARK, False):
+                root.removeHandler(old)
+                old.close()
+        for handler in handlers:
+            setattr(handler, _MARK, True)
+            root.addHandler(handler)
+        numeric = logging.getLevelName(level)
+        root.setLevel(numeric)
+        for name in _NEVER_DEBUG:
+            logging.getLogger(name).setLevel(max(numeric, logging.INFO))
+        structlog.configure(
+            processors=[
+                *shared,
+                structlog.stdlib.PositionalArgumentsFormatter(),
+                structlog.processors.StackInfoRenderer(),
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            ],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=True,
+        )
+
+
+def bind_request(request_id: str) -> None:
+    """Start a request's log context: clear what the thread's last request left, bind the id."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+
+
+def unbind_request() -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+def redact_mapping(data: MutableMapping[str, Any]) -> dict[str, Any]:
+    """Redacted copy of ``data`` (for showing headers or details safely)."""
+    return dict(redact(None, "", dict(data)))
