@@ -8,7 +8,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    got_request_exception,
+    jsonify,
+    render_template,
+    request,
+)
 from werkzeug.exceptions import HTTPException
 
 from .api import request_id
@@ -130,6 +139,10 @@ def _on_exception(exc: Exception) -> Response:
             "request_id": request_id(),
         },
     )
+    # Flask sends this signal itself only for exceptions no handler caught; ours catches
+    # every one, so send it here (the metrics plugin counts exceptions with it).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=exc)
     return problem_response(
         500,
         "Internal Server Error",
