@@ -1,0 +1,26 @@
+"""The ``[plugins.metrics]`` section."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class MetricsConfig(BaseModel):
+    """Who may scrape ``/metrics``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token a Prometheus on another machine sends (Authorization: Bearer "
+            "<token>) to scrape /metrics. Requests from this machine (loopback) need none. "
+            "Unset: /metrics answers only on loopback. Prefer the env variable "
+            "SOULSPOT__METRICS__TOKEN_FILE (a file holding it) over writing it here."
+        ),
+    )
+    latency_buckets: list[float] = Field(
+        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+        min_length=1,
+        description="Upper bounds (seconds) of the request latency histogram's buckets.",
+    )
