@@ -131,7 +131,7 @@ class _StdStream(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__()
         self.which = which
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stdout if self.which == "stdout" else sys.stderr
 
