@@ -52,6 +52,8 @@ def create_app(
     state = KernelState(pm=pm, settings=settings, plugins=infos, data_dir=data_dir)
     app.extensions["soulspot"] = state
     errors.install(app)
+    if settings.kernel.compress:
+        _install_compression(app)
 
     hook = pm.hook
     hook.init_app(app=app)
@@ -98,6 +100,37 @@ def load_configuration(
         if info.enabled:
             validate_plugin_config(settings, info.name, resolve_config_model(info))
     return settings, pm, infos
+
+
+#: Text types worth compressing; binary downloads (backups, images) are left alone.
+COMPRESS_MIMETYPES = [
+    "text/html",
+    "text/css",
+    "text/plain",
+    "text/csv",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/problem+json",
+    "application/x-ndjson",
+    "image/svg+xml",
+]
+
+
+def _install_compression(app: Flask) -> None:
+    """flask-compress, registered before any plugin's ``after_request`` so that it runs last
+    (Flask runs them in reverse order): headers and sizes are set on the uncompressed body."""
+    from flask_compress import Compress
+
+    app.config.update(
+        COMPRESS_MIMETYPES=COMPRESS_MIMETYPES,
+        COMPRESS_ALGORITHM=["br", "gzip"],
+        COMPRESS_ALGORITHM_STREAMING=["br"],
+        COMPRESS_BR_LEVEL=4,
+        COMPRESS_LEVEL=6,
+        COMPRESS_MIN_SIZE=500,
+    )
+    Compress(app)
 
 
 def _close_registration(pm: Any) -> None:

@@ -65,6 +65,13 @@ class KernelConfig(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written."
     )
+    compress: bool = Field(
+        True,
+        description=(
+            "Compress text responses (HTML, CSS, JavaScript, JSON, plain text) with brotli or "
+            "gzip, whichever the client accepts. Binary downloads are never compressed."
+        ),
+    )
 
     @field_validator("public_url")
     @classmethod
