@@ -137,9 +137,16 @@ def load_plugins(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        where = f"plugin {name!r}"
+        if name in infos:
+            where += f" (distribution {infos[name].distribution} {infos[name].version})"
+        unknown = sorted(
+            caller.name for caller in pm.get_hookcallers(exc.plugin) or [] if not caller.has_spec()
+        )
         raise PluginError(
-            f"plugin error: plugin {exc.plugin!r}: {exc} (a hook implementation whose name "
-            "matches no hook spec; see docs/plugins.md for the hook names)"
+            f"plugin error: {where} implements {', '.join(map(repr, unknown)) or 'a hook'}, "
+            "which matches no hook spec (misspelled?); see docs/plugins.md for the hook names"
         ) from None
     for info in infos.values():
         if info.enabled:
