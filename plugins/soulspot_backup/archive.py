@@ -1,0 +1,508 @@
+"""The backup archive format: one tar file per backup, optionally encrypted as a whole.
+
+Plain archive (``soulspot-<id>.tar``)::
+
+    sources/<source>/<file>...    every file a backup source wrote, in a stable order
+    manifest.json                 last: versions, trigger, created-at, sha256 + size of members
+
+Encrypted archive (``soulspot-<id>.tar.enc``): ``MAGIC``, a 4-byte header length, a JSON
+header (scrypt parameters, salt, nonce prefix, a key-check value), then the same tar stream cut
+into chunks sealed with AES-256-GCM (STREAM construction: the nonce carries the chunk counter
+and a last-chunk flag, the header is associated data), so a reordered, truncated or altered
+archive fails authentication, and a wrong passphrase is told apart from damage by the key
+check.
+
+Archives are written to a temporary name in the same folder, fsynced and renamed; listings
+ignore temporary names, so a partial backup never looks like one.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import struct
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+MAGIC = b"SOULSPOT-BACKUP-ENC1\n"
+CHUNK = 1 << 20
+_KEY_CHECK = b"soulspot-backup-key-check"
+TRIGGERS = ("scheduled", "manual", "pre-migration", "pre-restore")
+_NAME_RE = re.compile(
+    r"^soulspot-(?P<id>(?P<ts>\d{8}T\d{6}Z)-(?P<trigger>scheduled|manual|pre-migration|pre-restore)"
+    r"-(?P<rand>[0-9a-f]{6}))\.(?P<ext>tar|tar\.enc)$"
+)
+_ID_RE = re.compile(r"^\d{8}T\d{6}Z-(scheduled|manual|pre-migration|pre-restore)-[0-9a-f]{6}$")
+
+
+class BackupError(Exception):
+    """A backup problem, worded for the owner."""
+
+
+class WrongPassphrase(BackupError):
+    """The archive is encrypted and the passphrase does not open it."""
+
+
+class NeedsPassphrase(BackupError):
+    """The archive is encrypted and no passphrase was given."""
+
+
+@dataclass(frozen=True)
+class ArchiveName:
+    """What the file name of an archive tells (listing needs nothing else)."""
+
+    id: str
+    created_at: dt.datetime
+    trigger: str
+    encrypted: bool
+
+    @property
+    def filename(self) -> str:
+        return f"soulspot-{self.id}.tar{'.enc' if self.encrypted else ''}"
+
+
+def new_name(trigger: str, encrypted: bool, now: dt.datetime | None = None) -> ArchiveName:
+    if trigger not in TRIGGERS:
+        raise BackupError(f"unknown backup trigger {trigger!r} (expected {', '.join(TRIGGERS)})")
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    ident = f"{now:%Y%m%dT%H%M%SZ}-{trigger}-{secrets.token_hex(3)}"
+    return ArchiveName(ident, now, trigger, encrypted)
+
+
+def parse_name(filename: str) -> ArchiveName | None:
+    """The archive name of ``filename``, or ``None`` for anything else (temporary files)."""
+    match = _NAME_RE.match(filename)
+    if match is None:
+        return None
+    created = dt.datetime.strptime(match["ts"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    return ArchiveName(match["id"], created, match["trigger"], match["ext"] == "tar.enc")
+
+
+def valid_id(ident: str) -> bool:
+    return bool(_ID_RE.match(ident))
+
+
+def is_encrypted(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(MAGIC)) == MAGIC
+
+
+# --- encryption ----------------------------------------------------------------------------
+
+
+def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
+
+
+def _nonce(prefix: bytes, counter: int, final: bool) -> bytes:
+    return prefix + struct.pack(">IB", counter, 1 if final else 0)
+
+
+class _EncryptingWriter(io.RawIOBase):
+    """A write-only stream that seals what it gets in CHUNK-sized AES-GCM chunks."""
+
+    def __init__(self, raw: IO[bytes], passphrase: str) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.raw = raw
+        salt = secrets.token_bytes(16)
+        self.prefix = secrets.token_bytes(7)
+        n, r, p = 2**15, 8, 1
+        key = _derive(passphrase, salt, n, r, p)
+        self.aead = AESGCM(key)
+        header: dict[str, Any] = {
+            "format": FORMAT_VERSION,
+            "cipher": "AES-256-GCM",
+            "kdf": {"name": "scrypt", "n": n, "r": r, "p": p, "salt": _b64(salt)},
+            "nonce_prefix": _b64(self.prefix),
+            "chunk": CHUNK,
+        }
+        check_nonce = _nonce(self.prefix, 0xFFFFFFFF, True)
+        header["key_check"] = _b64(self.aead.encrypt(check_nonce, _KEY_CHECK, b"key-check"))
+        self.header = json.dumps(header, sort_keys=True).encode()
+        raw.write(MAGIC + struct.pack(">I", len(self.header)) + self.header)
+        self.buf = bytearray()
+        self.counter = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.buf += data
+        while len(self.buf) > CHUNK:
+            self._emit(bytes(self.buf[:CHUNK]), final=False)
+            del self.buf[:CHUNK]
+        return len(data)
+
+    def _emit(self, plain: bytes, final: bool) -> None:
+        if self.counter >= 0xFFFFFFFF:
+            raise BackupError("archive too large to encrypt (over 4 PiB)")
+        sealed = self.aead.encrypt(_nonce(self.prefix, self.counter, final), plain, self.header)
+        self.raw.write(struct.pack(">I", len(sealed)) + sealed)
+        self.counter += 1
+
+    def finish(self) -> None:
+        self._emit(bytes(self.buf), final=True)
+        self.buf.clear()
+
+
+class _DecryptingReader(io.RawIOBase):
+    """A read-only stream opening what :class:`_EncryptingWriter` sealed."""
+
+    def __init__(self, raw: IO[bytes], passphrase: str | None) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.raw = raw
+        if raw.read(len(MAGIC)) != MAGIC:
+            raise BackupError("not an encrypted SoulSpot backup")
+        length = self._exact(4, "header length")
+        (size,) = struct.unpack(">I", length)
+        if size > 65536:
+            raise BackupError("the archive header is damaged")
+        self.header = self._exact(size, "header")
+        try:
+            info = json.loads(self.header)
+            kdf = info["kdf"]
+            self.prefix = base64.b64decode(info["nonce_prefix"])
+            salt = base64.b64decode(kdf["salt"])
+            check = base64.b64decode(info["key_check"])
+            n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackupError(f"the archive header is damaged ({exc})") from None
+        if n > 2**20 or r > 32 or p > 16:
+            raise BackupError("the archive header asks for unreasonable key-derivation costs")
+        if not passphrase:
+            raise NeedsPassphrase(
+                "this backup is encrypted: give its passphrase (--passphrase or "
+                "SOULSPOT_BACKUP_PASSPHRASE)"
+            )
+        from cryptography.exceptions import InvalidTag
+
+        self.aead = AESGCM(_derive(passphrase, salt, n, r, p))
+        try:
+            self.aead.decrypt(_nonce(self.prefix, 0xFFFFFFFF, True), check, b"key-check")
+        except InvalidTag:
+            raise WrongPassphrase(
+                "wrong passphrase: it does not open this encrypted backup (nothing was changed)"
+            ) from None
+        self.counter = 0
+        self.buf = b""
+        self.pos = 0
+        self.done = False
+
+    def _exact(self, size: int, what: str) -> bytes:
+        data = self.raw.read(size)
+        if len(data) != size:
+            raise BackupError(f"the archive is truncated (in the {what})")
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def _next_chunk(self) -> None:
+        from cryptography.exceptions import InvalidTag
+
+        head = self.raw.read(4)
+        if len(head) < 4:
+            raise BackupError(
+                f"the archive is truncated (ends after {self.counter} chunk(s) without its "
+                "last one)"
+            )
+        (size,) = struct.unpack(">I", head)
+        if size > CHUNK + 16:
+            raise BackupError(f"the archive is damaged (chunk {self.counter} has a bad length)")
+        sealed = self._exact(size, f"chunk {self.counter}")
+        for final in (False, True):
+            try:
+                plain = self.aead.decrypt(
+                    _nonce(self.prefix, self.counter, final), sealed, self.header
+                )
+            except InvalidTag:
+                continue
+            self.counter += 1
+            self.buf, self.pos, self.done = plain, 0, final
+            if final and self.raw.read(1):
+                raise BackupError("the archive is damaged (data after its last chunk)")
+            return
+        raise BackupError(f"the archive is damaged (chunk {self.counter} fails authentication)")
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            if self.pos >= len(self.buf):
+                if self.done:
+                    break
+                self._next_chunk()
+                continue
+            take = (
+                len(self.buf) - self.pos
+                if size < 0
+                else min(size - len(out), len(self.buf) - self.pos)
+            )
+            out += self.buf[self.pos : self.pos + take]
+            self.pos += take
+        return bytes(out)
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Read to the end, so truncation and trailing garbage are noticed."""
+        while not self.done:
+            self._next_chunk()
+        self.pos = len(self.buf)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+class _Hashing:
+    """A file wrapper that hashes what tarfile reads from it."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fh.read(size)
+        self.hash.update(data)
+        self.size += len(data)
+        return data
+
+
+def staged_files(staging: Path) -> Iterator[tuple[str, Path]]:
+    """``(member name, path)`` for every file under ``staging`` in a stable order."""
+    for path in sorted(p for p in staging.rglob("*") if p.is_file() and not p.is_symlink()):
+        yield "sources/" + path.relative_to(staging).as_posix(), path
+
+
+def write_archive(
+    target: Path,
+    staging: Path,
+    manifest: dict[str, Any],
+    passphrase: str | None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    """Write the files under ``staging`` and ``manifest`` (completed with every member's
+    sha256 and size) to ``target``, fsynced. ``target`` should be a temporary name; the
+    caller renames it. Returns the completed manifest."""
+    members: dict[str, dict[str, Any]] = {}
+    with target.open("xb", buffering=CHUNK) as raw:
+        sink: Any = _EncryptingWriter(raw, passphrase) if passphrase else raw
+        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for name, path in staged_files(staging):
+                info = tarfile.TarInfo(name)
+                stat = path.stat()
+                info.size = stat.st_size
+                info.mtime = int(stat.st_mtime)
+                info.mode = 0o600
+                progress(f"archiving {name} ({_mb(info.size)})")
+                with path.open("rb") as fh:
+                    hashing = _Hashing(fh)
+                    tar.addfile(info, hashing)
+                if hashing.size != info.size:
+                    raise BackupError(f"{name} changed while it was archived")
+                members[name] = {"sha256": hashing.hash.hexdigest(), "size": hashing.size}
+            manifest = {**manifest, "members": members}
+            data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+            info = tarfile.TarInfo(MANIFEST_NAME)
+            info.size = len(data)
+            info.mtime = int(dt.datetime.now(dt.UTC).timestamp())
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(data))
+        if passphrase:
+            sink.finish()
+        raw.flush()
+        os.fsync(raw.fileno())
+    return manifest
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class ReadResult:
+    manifest: dict[str, Any] | None
+    problems: list[str]
+
+
+def _safe_member(name: str) -> PurePosixPath | None:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or len(path.parts) < 3:
+        return None
+    if path.parts[0] != "sources":
+        return None
+    return path
+
+
+def read_archive(
+    path: Path,
+    passphrase: str | None = None,
+    extract_to: Path | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> ReadResult:
+    """Read the whole archive, checking every member against the manifest. With
+    ``extract_to``, files land in ``extract_to/<source>/...``. Wrong or missing passphrases
+    raise; every other problem is reported in the result (empty ``problems``: sound)."""
+    problems: list[str] = []
+    seen: dict[str, dict[str, Any]] = {}
+    manifest: dict[str, Any] | None = None
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return ReadResult(None, [f"cannot read the archive: {exc.strerror}"])
+    if size == 0:
+        return ReadResult(None, ["the archive is empty (truncated)"])
+    with path.open("rb", buffering=CHUNK) as raw:
+        reader: _DecryptingReader | None = None
+        source: Any = raw
+        if raw.read(len(MAGIC)) == MAGIC:
+            raw.seek(0)
+            reader = source = _DecryptingReader(raw, passphrase)
+        else:
+            raw.seek(0)
+        try:
+            with tarfile.open(fileobj=source, mode="r|") as tar:
+                for member in tar:
+                    if member.name == MANIFEST_NAME and member.isfile():
+                        fh = tar.extractfile(member)
+                        assert fh is not None
+                        try:
+                            manifest = json.loads(fh.read())
+                        except ValueError:
+                            problems.append("the manifest is not valid JSON")
+                        continue
+                    safe = _safe_member(member.name)
+                    if safe is None or not (member.isfile() or member.isdir()):
+                        problems.append(f"unexpected member {member.name!r} (refusing to use it)")
+                        continue
+                    if member.isdir():
+                        continue
+                    progress(f"checking {member.name} ({_mb(member.size)})")
+                    seen[member.name] = _consume(tar, member, safe, extract_to)
+            if reader is not None:
+                reader.drain()
+            elif not _tar_end_ok(raw):
+                problems.append("the archive is truncated (its tar end marker is missing)")
+        except BackupError as exc:
+            if isinstance(exc, NeedsPassphrase | WrongPassphrase):
+                raise
+            problems.append(str(exc))
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            problems.append(f"the archive is truncated or damaged ({exc})")
+    if manifest is None:
+        if not problems:
+            problems.append("the archive has no manifest (truncated, or not a SoulSpot backup)")
+        elif not any("manifest" in p for p in problems):
+            problems.append("the archive's manifest is missing (it is truncated or damaged)")
+        return ReadResult(None, problems)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        return ReadResult(
+            None,
+            [*problems, f"unknown archive format {fmt!r} (this SoulSpot reads {FORMAT_VERSION})"],
+        )
+    expected: dict[str, Any] = manifest.get("members") or {}
+    for name, want in expected.items():
+        got = seen.get(name)
+        if got is None:
+            problems.append(f"{name} is listed in the manifest but missing from the archive")
+        elif got["size"] != want.get("size"):
+            problems.append(f"{name}: size {got['size']} but the manifest says {want.get('size')}")
+        elif got["sha256"] != want.get("sha256"):
+            problems.append(f"{name}: checksum mismatch (the archive is corrupt)")
+    for name in seen:
+        if name not in expected:
+            problems.append(f"{name} is in the archive but not in its manifest")
+    return ReadResult(manifest, problems)
+
+
+def _consume(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, safe: PurePosixPath, extract_to: Path | None
+) -> dict[str, Any]:
+    fh = tar.extractfile(member)
+    assert fh is not None
+    digest = hashlib.sha256()
+    size = 0
+    out: IO[bytes] | None = None
+    if extract_to is not None:
+        dest = extract_to.joinpath(*safe.parts[1:])
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        out = dest.open("wb")
+    try:
+        while True:
+            block = fh.read(CHUNK)
+            if not block:
+                break
+            digest.update(block)
+            size += len(block)
+            if out is not None:
+                out.write(block)
+        if out is not None:
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        if out is not None:
+            out.close()
+    if size != member.size:
+        raise BackupError(f"the archive is truncated (in {member.name})")
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _tar_end_ok(raw: IO[bytes]) -> bool:
+    """A complete tar stream ends with two zero blocks; a cut one does not."""
+    raw.seek(0, os.SEEK_END)
+    end = raw.tell()
+    if end < 1024 or end % 512:
+        return False
+    raw.seek(end - 1024)
+    return raw.read(1024) == b"\0" * 1024
+
+
+def peek_manifest(path: Path, passphrase: str | None = None) -> dict[str, Any] | None:
+    """The manifest of a plain archive without reading the members (tar headers only)."""
+    if is_encrypted(path):
+        result = read_archive(path, passphrase)
+        return result.manifest
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            member = tar.getmember(MANIFEST_NAME)
+            fh = tar.extractfile(member)
+            if fh is None:
+                return None
+            data = json.loads(fh.read())
+            return data if isinstance(data, dict) else None
+    except (tarfile.TarError, KeyError, ValueError, OSError, EOFError):
+        return None

@@ -1,0 +1,200 @@
+"""``soulspot backup ...``: create, list, verify, restore, prune and delete backups.
+
+Only click is imported at module level (``soulspot --help`` stays fast); the app and the
+service are built inside each command through :func:`soulspot.cli.with_app`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from soulspot.cli import confirm, fail, with_app
+
+PASSPHRASE_ENV = "SOULSPOT_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name
+
+
+def _progress(message: str) -> None:
+    click.echo(f"  {message}", err=True)
+
+
+def _service() -> Any:
+    from soulspot.cli import current_app_from_cli
+
+    from .service import service
+
+    return service(current_app_from_cli())
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size = size / 1000  # type: ignore[assignment]
+    return str(size)
+
+
+def age(created: dt.datetime, now: dt.datetime | None = None) -> str:
+    seconds = ((now or dt.datetime.now(dt.UTC)) - created).total_seconds()
+    if seconds < 90:
+        return f"{max(seconds, 0):.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def _ask_passphrase(confirmation: bool) -> str:
+    if not sys.stdin.isatty():
+        fail(
+            f"this needs a passphrase: give --passphrase or set {PASSPHRASE_ENV} "
+            "(no terminal to ask on)",
+            code=2,
+        )
+    value: str = click.prompt(
+        "Backup passphrase", hide_input=True, confirmation_prompt=confirmation
+    )
+    return value
+
+
+def _run(action: Any, passphrase: str | None) -> Any:
+    """Run ``action(passphrase)``; on an encrypted archive without passphrase, ask once."""
+    from .archive import BackupError, NeedsPassphrase
+
+    try:
+        return action(passphrase)
+    except NeedsPassphrase:
+        if passphrase:
+            raise
+        try:
+            return action(_ask_passphrase(confirmation=False))
+        except BackupError as exc:
+            fail(str(exc), code=1)
+    except BackupError as exc:
+        fail(str(exc), code=1)
+
+
+passphrase_option = click.option(
+    "--passphrase",
+    envvar=PASSPHRASE_ENV,
+    help=f"Passphrase of encrypted backups (or {PASSPHRASE_ENV}; asked on a terminal).",
+)
+
+
+def register(cli: click.Group) -> None:
+    @cli.group("backup")
+    def backup() -> None:
+        """Create, list, verify, restore, prune and delete backups."""
+
+    @backup.command("create")
+    @click.option(
+        "--encrypt",
+        is_flag=True,
+        help="Encrypt the backup and include keys (asks for a passphrase unless given).",
+    )
+    @passphrase_option
+    @with_app
+    def create(encrypt: bool, passphrase: str | None) -> None:
+        """Take a backup now, verify it and print its id."""
+        svc = _service()
+        if encrypt and not passphrase and not svc.default_passphrase():
+            passphrase = _ask_passphrase(confirmation=True)
+        click.echo("backing up", err=True)
+        info = _run(lambda p: svc.create("manual", p, _progress), passphrase)
+        click.echo(
+            f"backup verified: {_size(info.size)}, "
+            f"{'encrypted' if info.encrypted else 'plain (no keys)'}",
+            err=True,
+        )
+        click.echo(info.id)
+
+    @backup.command("list")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+    @with_app
+    def list_command(as_json: bool) -> None:
+        """List backups, newest first."""
+        backups = _service().backups()
+        if as_json:
+            click.echo(json.dumps([b.as_dict() for b in backups], indent=2))
+            return
+        if not backups:
+            click.echo("no backups yet (take one with `soulspot backup create`)")
+            return
+        click.echo(f"{'ID':<38} {'AGE':>6} {'TRIGGER':<13} {'SIZE':>9} {'ENC':<3} VERIFIED")
+        for b in backups:
+            verified = {True: "ok", False: "FAILED", None: "not yet"}[b.verified]
+            click.echo(
+                f"{b.id:<38} {age(b.created_at):>6} {b.trigger:<13} {_size(b.size):>9} "
+                f"{'yes' if b.encrypted else 'no':<3} {verified}"
+            )
+
+    @backup.command("verify")
+    @click.argument("backup_id")
+    @passphrase_option
+    @with_app
+    def verify(backup_id: str, passphrase: str | None) -> None:
+        """Check a backup's checksums and snapshots (integrity check of the database)."""
+        svc = _service()
+        click.echo(f"verifying {backup_id}", err=True)
+        problems = _run(lambda p: svc.verify(backup_id, p, _progress), passphrase)
+        if problems:
+            for problem in problems:
+                click.echo(f"problem: {problem}", err=True)
+            fail(f"backup {backup_id} is damaged: do not restore it", code=1)
+        click.echo(f"backup {backup_id} verified: sound")
+
+    @backup.command("restore")
+    @click.argument("backup")
+    @passphrase_option
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @with_app
+    def restore(backup: str, passphrase: str | None, yes: bool) -> None:
+        """Restore BACKUP (an id from `list`, or the path of an archive file).
+
+        The archive is verified first; the current data is backed up (or, when too damaged,
+        set aside) before it is replaced; the app is in maintenance meanwhile."""
+        svc = _service()
+        confirm(
+            f"Replace the current data with backup {backup}? (A pre-restore backup is taken "
+            "first.)",
+            yes,
+        )
+        summary = _run(lambda p: svc.restore(backup, p, _progress), passphrase)
+        click.echo(f"restored {summary['backup_id']} ({', '.join(summary['sources']) or '-'})")
+        click.echo(f"the previous state is kept in {summary['pre_restore']}")
+        if summary["migrations"]:
+            click.echo(f"migrated: {', '.join(summary['migrations'])}")
+
+    @backup.command("prune")
+    @with_app
+    def prune() -> None:
+        """Apply retention now (manual and pre-restore backups are never pruned)."""
+        from .archive import BackupError
+
+        try:
+            removed = _service().prune(_progress)
+        except BackupError as exc:
+            fail(str(exc), code=1)
+        click.echo(f"pruned {len(removed)} backup(s)")
+
+    @backup.command("delete")
+    @click.argument("backup_id")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @with_app
+    def delete(backup_id: str, yes: bool) -> None:
+        """Delete one backup for good."""
+        from .archive import BackupError
+
+        svc = _service()
+        try:
+            svc.get(backup_id)
+            confirm(f"Delete backup {backup_id} for good?", yes)
+            svc.delete(backup_id)
+        except BackupError as exc:
+            fail(str(exc), code=1)
+        click.echo(f"deleted {backup_id}")

@@ -1,0 +1,729 @@
+"""The backup service of one app: create, list, verify, restore, prune and delete backups.
+
+One instance per app (``app.extensions["soulspot.backup"]``). Work that changes the backup
+folder or the live data holds a lock that is re-entrant in this thread (a restore takes a
+pre-restore backup) and exclusive across processes (``flock``: the CLI and the server never
+write the folder at the same time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from soulspot import __version__ as kernel_version
+from soulspot.types import BackupSource
+
+from .archive import (
+    ArchiveName,
+    BackupError,
+    NeedsPassphrase,
+    WrongPassphrase,
+    fsync_dir,
+    is_encrypted,
+    new_name,
+    parse_name,
+    read_archive,
+    valid_id,
+    write_archive,
+)
+from .config import BackupConfig
+from .retention import Candidate, Policy, to_prune
+
+log = logging.getLogger("soulspot.backup")
+Progress = Callable[[str], None]
+_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+CONFIG_SOURCE = "config"
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+@dataclass
+class BackupInfo:
+    """One archive in the backup folder, as listings show it."""
+
+    id: str
+    path: Path
+    created_at: dt.datetime
+    trigger: str
+    encrypted: bool
+    size: int
+    #: ``True`` verified sound, ``False`` verification failed, ``None`` never verified.
+    verified: bool | None = None
+    verified_at: dt.datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "file": self.path.name,
+            "created_at": self.created_at.isoformat(),
+            "trigger": self.trigger,
+            "encrypted": self.encrypted,
+            "size": self.size,
+            "verified": self.verified,
+            "verified_at": self.verified_at.isoformat() if self.verified_at else None,
+            "problems": list(self.problems),
+        }
+
+
+class _FolderLock:
+    """Re-entrant in one thread, exclusive between threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        self.rlock.acquire()
+        if self.depth == 0:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                self.rlock.release()
+                raise
+            self.fd = fd
+        self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        self.rlock.release()
+
+
+class _Metrics:
+    """This app's backup metrics (``registry=None``; the metrics plugin registers them)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.last_success = Gauge(
+            "soulspot_backup_last_success_timestamp_seconds",
+            "Unix time of the newest backup that was taken and verified.",
+            registry=None,
+        )
+        self.duration = Histogram(
+            "soulspot_backup_duration_seconds",
+            "Time to take and verify a backup.",
+            buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+            registry=None,
+        )
+        self.size = Gauge(
+            "soulspot_backup_size_bytes", "Size of the newest backup archive.", registry=None
+        )
+        self.failures = Counter(
+            "soulspot_backup_failures_total",
+            "Backups that failed or did not verify.",
+            registry=None,
+        )
+
+    def collectors(self) -> list[Any]:
+        return [self.last_success, self.duration, self.size, self.failures]
+
+
+class BackupService:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        state = app.extensions["soulspot"]
+        self.kernel = state
+        self.config: BackupConfig = state.settings.plugins.get(
+            "backup"
+        ) or BackupConfig.model_validate({})
+        self.dir = (self.config.dir or state.data_dir / "backups").expanduser().resolve()
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.lock = _FolderLock(self.dir / ".lock")
+        self.metrics = _Metrics()
+        #: Set while a restore runs (a pre-migration backup then points at the archive).
+        self.restoring: str | None = None
+        newest = self.newest_verified()
+        if newest is not None:
+            self.metrics.last_success.set(newest.created_at.timestamp())
+            self.metrics.size.set(newest.size)
+
+    # --- sources ---------------------------------------------------------------------------
+
+    def sources(self) -> list[BackupSource]:
+        found: list[BackupSource] = []
+        names: set[str] = set()
+        for group in self.kernel.hook.backup_sources(app=self.app):
+            for source in group or ():
+                if not _SOURCE_NAME.match(source.name):
+                    raise BackupError(
+                        f"backup source name {source.name!r} is not a plain lower-case name"
+                    )
+                if source.name in names:
+                    raise BackupError(f"two plugins contribute a backup source {source.name!r}")
+                names.add(source.name)
+                found.append(source)
+        return found
+
+    def config_source(self) -> BackupSource | None:
+        """The config file as a backup source (sensitive when it holds a secret value)."""
+        path = self.kernel.settings.path
+        if path is None:
+            return None
+        path = Path(path).resolve()
+        secrets = _secret_values(self.kernel.settings)
+
+        def snapshot(dest: Path) -> None:
+            if path.exists():
+                shutil.copy2(path, dest / "soulspot.toml")
+
+        def restore(src: Path) -> None:
+            archived = src / "soulspot.toml"
+            if not archived.exists():
+                return
+            tmp = path.with_name(f".{path.name}.restore-tmp")
+            shutil.copyfile(archived, tmp)
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            if path.exists():
+                shutil.copy2(path, path.with_name(path.name + ".before-restore"))
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+
+        def verify(src: Path) -> list[str]:
+            import tomllib
+
+            archived = src / "soulspot.toml"
+            if not archived.exists():
+                return []
+            try:
+                tomllib.loads(archived.read_text("utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                return [f"config: the archived config file is not valid TOML ({exc})"]
+            return []
+
+        try:
+            text = path.read_text("utf-8") if path.exists() else ""
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        sensitive = any(secret in text for secret in secrets)
+        return BackupSource(CONFIG_SOURCE, snapshot, restore, verify, sensitive=sensitive)
+
+    # --- listing ---------------------------------------------------------------------------
+
+    def _state_path(self) -> Path:
+        return self.dir / "state.json"
+
+    def _read_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._state_path().read_text())
+        except (OSError, ValueError):
+            return {"verified": {}}
+        return data if isinstance(data, dict) else {"verified": {}}
+
+    def _write_state(self, update: Callable[[dict[str, Any]], None]) -> None:
+        with self.lock:
+            state = self._read_state()
+            state.setdefault("verified", {})
+            update(state)
+            tmp = self.dir / ".state.json.tmp"
+            tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+            os.replace(tmp, self._state_path())
+
+    def _record_verification(self, ident: str, problems: list[str]) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+
+        def update(state: dict[str, Any]) -> None:
+            state["verified"][ident] = {"at": now, "ok": not problems, "problems": problems[:20]}
+
+        self._write_state(update)
+
+    def backups(self) -> list[BackupInfo]:
+        """Every backup, newest first (temporary files of a backup in progress excluded)."""
+        verified = self._read_state().get("verified", {})
+        out: list[BackupInfo] = []
+        for path in self.dir.iterdir():
+            name = parse_name(path.name)
+            if name is None or not path.is_file():
+                continue
+            record = verified.get(name.id) or {}
+            at = record.get("at")
+            out.append(
+                BackupInfo(
+                    id=name.id,
+                    path=path,
+                    created_at=name.created_at,
+                    trigger=name.trigger,
+                    encrypted=name.encrypted,
+                    size=path.stat().st_size,
+                    verified=record.get("ok"),
+                    verified_at=dt.datetime.fromisoformat(at) if at else None,
+                    problems=list(record.get("problems") or []),
+                )
+            )
+        return sorted(out, key=lambda b: (b.created_at, b.id), reverse=True)
+
+    def get(self, ident: str) -> BackupInfo:
+        if not valid_id(ident):
+            raise BackupError(
+                f"{ident!r} is not a backup id (ids look like 20261125T030000Z-scheduled-1a2b3c; "
+                "see `soulspot backup list`)"
+            )
+        for info in self.backups():
+            if info.id == ident:
+                return info
+        raise BackupError(f"no backup {ident!r} in {self.dir} (see `soulspot backup list`)")
+
+    def newest_verified(self) -> BackupInfo | None:
+        return next((b for b in self.backups() if b.verified), None)
+
+    def last_failure(self) -> dict[str, Any] | None:
+        failure = self._read_state().get("last_failure")
+        return failure if isinstance(failure, dict) else None
+
+    # --- create ----------------------------------------------------------------------------
+
+    def default_passphrase(self) -> str | None:
+        secret = self.config.passphrase
+        return (
+            secret.get_secret_value() if secret is not None and secret.get_secret_value() else None
+        )
+
+    def create(
+        self,
+        trigger: str,
+        passphrase: str | None = None,
+        progress: Progress = _quiet,
+    ) -> BackupInfo:
+        """Take a backup, write it atomically, verify it; returns it. Raises
+        :class:`BackupError` (after auditing ``backup.failed``) when any step fails."""
+        from soulspot import api
+
+        passphrase = passphrase or self.default_passphrase()
+        started = time.perf_counter()
+        with self.lock:
+            name = new_name(trigger, encrypted=bool(passphrase))
+            staging = self.dir / f".staging-{name.id}"
+            tmp = self.dir / f".tmp-{name.filename}"
+            final = self.dir / name.filename
+            try:
+                staging.mkdir(mode=0o700)
+                manifest = self._snapshot(name, staging, bool(passphrase), progress)
+                progress("writing the archive")
+                manifest = write_archive(tmp, staging, manifest, passphrase, progress)
+                os.replace(tmp, final)
+                fsync_dir(self.dir)
+                progress(f"verifying {name.id}")
+                problems = read_archive(final, passphrase, progress=progress).problems
+                problems += self._verify_sources(staging, manifest)
+                self._record_verification(name.id, problems)
+                if problems:
+                    raise BackupError(
+                        f"backup {name.id} was written but does not verify: " + "; ".join(problems)
+                    )
+            except Exception as exc:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                self._failed("create", name, exc)
+                if isinstance(exc, BackupError):
+                    raise
+                raise BackupError(f"backup failed: {type(exc).__name__}: {exc}") from exc
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        duration = time.perf_counter() - started
+        size = final.stat().st_size
+        self.metrics.duration.observe(duration)
+        self.metrics.last_success.set(name.created_at.timestamp())
+        self.metrics.size.set(size)
+        self._write_state(lambda s: s.pop("last_failure", None))
+        details: dict[str, Any] = {
+            "backup_id": name.id,
+            "trigger": trigger,
+            "size": size,
+            "encrypted": name.encrypted,
+            "duration_seconds": round(duration, 3),
+        }
+        api.audit("backup.created", **details)
+        api.audit("backup.verified", backup_id=name.id, problems=0)
+        log.info("backup created", extra=details)
+        return self.get(name.id)
+
+    def _snapshot(
+        self, name: ArchiveName, staging: Path, encrypted: bool, progress: Progress
+    ) -> dict[str, Any]:
+        from soulspot import api
+
+        sources = self.sources()
+        included: list[dict[str, Any]] = []
+        skipped: list[dict[str, str]] = []
+        schema: dict[str, int] = {}
+        if api.has_storage():
+            schema.update(api.storage().schema_versions())
+        for source in sources:
+            if source.sensitive and not encrypted:
+                skipped.append(
+                    {"name": source.name, "reason": "holds keys; only in encrypted backups"}
+                )
+                continue
+            progress(f"snapshot of {source.name}")
+            dest = staging / source.name
+            dest.mkdir(mode=0o700)
+            source.snapshot(dest)
+            schema.update(source.schema_versions())
+            included.append({"name": source.name, "sensitive": source.sensitive})
+        return {
+            "format": 1,
+            "id": name.id,
+            "created_at": name.created_at.isoformat(),
+            "trigger": name.trigger,
+            "encrypted": encrypted,
+            "app": {"name": "soulspot", "version": kernel_version},
+            "plugins": {p.name: p.version for p in self.kernel.plugins if p.enabled},
+            "schema_versions": schema,
+            "sources": included,
+            "skipped": skipped,
+        }
+
+    def _verify_sources(self, root: Path, manifest: Mapping[str, Any]) -> list[str]:
+        registered = {s.name: s for s in self.sources()}
+        problems: list[str] = []
+        for entry in manifest.get("sources") or []:
+            source = registered.get(entry.get("name"))
+            src = root / str(entry.get("name"))
+            if source is None or not src.is_dir():
+                continue
+            try:
+                problems += [f"{source.name}: {p}" for p in source.verify(src)]
+            except Exception as exc:
+                problems.append(f"{source.name}: verification raised {type(exc).__name__}: {exc}")
+        return problems
+
+    def _failed(self, action: str, name: ArchiveName | None, exc: BaseException) -> None:
+        from soulspot import api
+
+        self.metrics.failures.inc()
+        message = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
+        now = dt.datetime.now(dt.UTC).isoformat()
+
+        def update(state: dict[str, Any]) -> None:
+            state["last_failure"] = {"at": now, "action": action, "message": message[:500]}
+
+        with contextlib.suppress(OSError):
+            self._write_state(update)
+        details: dict[str, Any] = {"action": action, "error": message[:500]}
+        if name is not None:
+            details["backup_id"] = name.id
+            details["trigger"] = name.trigger
+        api.audit("backup.failed", outcome="failed", **details)
+        log.error("backup failed", extra=details)
+
+    # --- verify ----------------------------------------------------------------------------
+
+    def verify(
+        self, ident: str, passphrase: str | None = None, progress: Progress = _quiet
+    ) -> list[str]:
+        """Check the archive's checksums and let each source verify its files. Returns the
+        problems (empty: sound) and records the outcome."""
+        from soulspot import api
+
+        info = self.get(ident)
+        passphrase = passphrase or self.default_passphrase()
+        work = self.dir / f".verify-{ident}-{os.getpid()}"
+        try:
+            work.mkdir(mode=0o700)
+            try:
+                result = read_archive(info.path, passphrase, extract_to=work, progress=progress)
+            except (NeedsPassphrase, WrongPassphrase) as exc:
+                api.audit("backup.verified", outcome="refused", backup_id=ident, error=str(exc))
+                raise
+            problems = list(result.problems)
+            if result.manifest is not None and not problems:
+                progress("verifying the snapshot of each source")
+                problems += self._verify_sources(work, result.manifest)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        self._record_verification(ident, problems)
+        api.audit(
+            "backup.verified",
+            outcome="ok" if not problems else "failed",
+            backup_id=ident,
+            problems=len(problems),
+        )
+        if problems:
+            self.metrics.failures.inc()
+        return problems
+
+    # --- restore ---------------------------------------------------------------------------
+
+    def restore(
+        self,
+        ref: str,
+        passphrase: str | None = None,
+        progress: Progress = _quiet,
+    ) -> dict[str, Any]:
+        """Restore the backup ``ref`` (an id here, or the path of an archive file).
+
+        Order: verify the archive into a work folder; refuse a newer schema; take a
+        pre-restore backup (or set the current files aside when they are too damaged for
+        one); then, in maintenance, let each source swap its files in atomically, and
+        migrate when the archive is older. Returns a summary."""
+        from soulspot import api
+
+        with self.lock:
+            path = self._resolve(ref)
+            parsed = parse_name(path.name)
+            ident = parsed.id if parsed is not None else path.name
+            passphrase = passphrase or self.default_passphrase()
+            work = self.dir / f".restore-{os.getpid()}-{int(time.time())}"
+            try:
+                work.mkdir(mode=0o700)
+                progress(f"verifying {path.name}")
+                try:
+                    result = read_archive(path, passphrase, extract_to=work, progress=progress)
+                except (NeedsPassphrase, WrongPassphrase) as exc:
+                    self._refuse(ident, str(exc))
+                    raise
+                manifest = result.manifest
+                problems = list(result.problems)
+                if manifest is not None and not problems:
+                    problems += self._verify_sources(work, manifest)
+                if manifest is None or problems:
+                    message = f"backup {ident} is damaged and was not restored: " + "; ".join(
+                        problems
+                    )
+                    if valid_id(ident) and path.parent == self.dir:
+                        self._record_verification(ident, problems)
+                    self._refuse(ident, message)
+                    raise BackupError(message)
+                archived: dict[str, int] = dict(manifest.get("schema_versions") or {})
+                heads: dict[str, int] = (
+                    dict(api.storage().head_versions()) if api.has_storage() else {}
+                )
+                newer = [
+                    f"{plugin} schema {version} (this install knows up to {heads[plugin]})"
+                    for plugin, version in sorted(archived.items())
+                    if plugin in heads and version > heads[plugin]
+                ]
+                if newer:
+                    version = (manifest.get("app") or {}).get("version", "?")
+                    message = (
+                        f"backup {ident} comes from a newer SoulSpot ({version}) with a newer "
+                        f"schema: {', '.join(newer)}. Upgrade SoulSpot to at least that version, "
+                        "then restore; nothing was changed."
+                    )
+                    self._refuse(ident, message)
+                    raise BackupError(message)
+                registered = {s.name: s for s in self.sources()}
+                wanted = [str(e.get("name")) for e in manifest.get("sources") or []]
+                missing = [n for n in wanted if n not in registered]
+                for name in missing:
+                    progress(f"warning: no enabled plugin restores source {name!r}; skipped")
+
+                pre_restore = self._pre_restore(
+                    passphrase if is_encrypted(path) else None, progress
+                )
+
+                older = any(
+                    version < heads.get(plugin, version) for plugin, version in archived.items()
+                )
+                with api.maintenance(f"restoring backup {ident}"):
+                    self.restoring = ident
+                    try:
+                        for name in wanted:
+                            if name in registered:
+                                progress(f"restoring {name}")
+                                registered[name].restore(work / name)
+                        applied: list[str] = []
+                        if older and api.has_storage():
+                            progress("migrating the restored data to this version")
+                            applied = list(api.storage().upgrade())
+                    finally:
+                        self.restoring = None
+            except BackupError:
+                raise
+            except Exception as exc:
+                self._failed("restore", None, exc)
+                raise BackupError(
+                    f"restore of {ident} failed: {type(exc).__name__}: {exc}. The pre-restore "
+                    "backup (see `soulspot backup list`) holds the state before the restore."
+                ) from exc
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        summary: dict[str, Any] = {
+            "backup_id": ident,
+            "pre_restore": pre_restore,
+            "sources": [n for n in wanted if n in registered],
+            "skipped": missing,
+            "migrations": applied,
+        }
+        api.audit("backup.restored", **summary)
+        log.info("backup restored", extra=summary)
+        return summary
+
+    def _resolve(self, ref: str) -> Path:
+        if valid_id(ref):
+            return self.get(ref).path
+        path = Path(ref).expanduser()
+        if path.is_file():
+            return path.resolve()
+        raise BackupError(
+            f"{ref!r} is neither a backup id nor an archive file (see `soulspot backup list`)"
+        )
+
+    def _refuse(self, ident: str, message: str) -> None:
+        from soulspot import api
+
+        api.audit("backup.restored", outcome="refused", backup_id=ident, error=message[:500])
+        log.warning("restore refused", extra={"backup_id": ident, "error": message[:500]})
+
+    def _pre_restore(self, passphrase: str | None, progress: Progress) -> str:
+        """A pre-restore backup; when the current data is too damaged for one, copy the
+        files as they are into ``set-aside-<time>/`` and go on."""
+        from soulspot import api
+
+        progress("taking a pre-restore backup of the current data")
+        try:
+            return self.create("pre-restore", passphrase, progress).id
+        except Exception as exc:
+            aside = self.dir / f"set-aside-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+            aside.mkdir(mode=0o700, exist_ok=True)
+            files: list[Path] = []
+            if api.has_storage() and api.storage().path is not None:
+                db = Path(api.storage().path)  # type: ignore[arg-type]
+                files += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+            if self.kernel.settings.path is not None:
+                files.append(Path(self.kernel.settings.path))
+            for item in files:
+                if item.exists():
+                    shutil.copy2(item, aside / item.name)
+            progress(
+                f"the current data could not be backed up ({exc}); its files were set aside "
+                f"as they are in {aside}"
+            )
+            log.warning("pre-restore backup failed; files set aside", extra={"dir": str(aside)})
+            return str(aside)
+
+    # --- retention and deletion -----------------------------------------------------------
+
+    def prune(self, progress: Progress = _quiet) -> list[str]:
+        from soulspot import api
+
+        policy = Policy(
+            self.config.keep_last,
+            self.config.keep_daily,
+            self.config.keep_weekly,
+            self.config.keep_monthly,
+        )
+        with self.lock:
+            backups = self.backups()
+            doomed = to_prune(
+                [
+                    Candidate(b.id, b.created_at, b.trigger, b.verified is not False)
+                    for b in backups
+                ],
+                policy,
+            )
+            for ident in doomed:
+                progress(f"pruning {ident}")
+                self._remove(ident)
+        if doomed:
+            api.audit("backup.pruned", count=len(doomed), backup_ids=doomed)
+        return doomed
+
+    def delete(self, ident: str) -> BackupInfo:
+        from soulspot import api
+
+        with self.lock:
+            info = self.get(ident)
+            self._remove(ident)
+        api.audit("backup.deleted", backup_id=ident, trigger=info.trigger)
+        return info
+
+    def _remove(self, ident: str) -> None:
+        info = self.get(ident)
+        info.path.unlink()
+        fsync_dir(self.dir)
+        self._write_state(lambda s: s["verified"].pop(ident, None))
+
+    # --- schedule --------------------------------------------------------------------------
+
+    def interval_seconds(self) -> float | None:
+        """The time between scheduled backups (for cron: between its next two runs)."""
+        if self.config.schedule == "interval":
+            return self.config.interval_hours * 3600
+        if self.config.schedule == "cron":
+            from apscheduler.triggers.cron import CronTrigger
+
+            trigger = CronTrigger.from_crontab(self.config.cron, timezone=dt.UTC)
+            now = dt.datetime.now(dt.UTC)
+            first = trigger.get_next_fire_time(None, now)
+            second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1))
+            if first is None or second is None:
+                return None
+            return float((second - first).total_seconds())
+        return None
+
+    def overdue(self) -> bool:
+        interval = self.interval_seconds()
+        if interval is None:
+            return False
+        newest = self.newest_verified()
+        if newest is None:
+            return True
+        age = (dt.datetime.now(dt.UTC) - newest.created_at).total_seconds()
+        return age > interval
+
+    def scheduled_run(self) -> str:
+        """The scheduled job: back up, then apply retention."""
+        from soulspot import api
+
+        context = api.storage().connection() if api.has_storage() else contextlib.nullcontext()
+        with context:
+            info = self.create("scheduled")
+            self.prune()
+        return info.id
+
+
+def _secret_values(settings: Any) -> set[str]:
+    from pydantic import BaseModel, SecretStr
+
+    found: set[str] = set()
+
+    def walk(model: Any) -> None:
+        if not isinstance(model, BaseModel):
+            return
+        for key in type(model).model_fields:
+            value = getattr(model, key)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.add(value.get_secret_value())
+            elif isinstance(value, BaseModel):
+                walk(value)
+
+    walk(settings.kernel)
+    for model in settings.plugins.values():
+        walk(model)
+    return found
+
+
+def service(app: Flask) -> BackupService:
+    """The backup service of ``app`` (made on first use)."""
+    state = app.extensions["soulspot"]
+    with state.lock:
+        found = app.extensions.get("soulspot.backup")
+        if found is None:
+            found = app.extensions["soulspot.backup"] = BackupService(app)
+    return found

@@ -1,0 +1,180 @@
+"""The Backups page (``/backups``) and its JSON twin (``/api/backups``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+from soulspot.errors import Problem
+from soulspot.validation import validate
+
+from .archive import BackupError, NeedsPassphrase, WrongPassphrase, valid_id
+from .commands import age
+from .service import BackupInfo, BackupService, service
+
+CONFIRM_WORD = "restore"
+
+
+class CreateForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    passphrase: str = Field("", max_length=1024, description="Encrypt with this passphrase.")
+
+
+class VerifyForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    passphrase: str = Field("", max_length=1024, description="Passphrase of an encrypted backup.")
+
+
+class RestoreForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    confirm: str = Field(description=f"Must be the word '{CONFIRM_WORD}'.")
+    passphrase: str = Field("", max_length=1024, description="Passphrase of an encrypted backup.")
+
+
+class DeleteForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class BackupOut(BaseModel):
+    id: str
+    file: str
+    created_at: str
+    trigger: str
+    encrypted: bool
+    size: int
+    verified: bool | None
+    verified_at: str | None
+    problems: list[str]
+
+
+class BackupList(BaseModel):
+    backups: list[BackupOut]
+
+
+def _svc() -> BackupService:
+    return service(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _find(backup_id: str) -> BackupInfo:
+    if not valid_id(backup_id):
+        raise Problem(404, "No such backup", f"{backup_id!r} is not a backup id.")
+    try:
+        return _svc().get(backup_id)
+    except BackupError as exc:
+        raise Problem(404, "No such backup", str(exc)) from None
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return str(size)
+
+
+def make_blueprint() -> Blueprint:
+    bp = Blueprint("backup", __name__, template_folder="templates")
+
+    @bp.get("/backups")
+    def index() -> str:
+        svc = _svc()
+        now = dt.datetime.now(dt.UTC)
+        rows: list[dict[str, Any]] = [
+            {"info": b, "age": age(b.created_at, now), "size": _size(b.size)} for b in svc.backups()
+        ]
+        return render_template(
+            "backup/index.html",
+            rows=rows,
+            folder=str(svc.dir),
+            confirm_word=CONFIRM_WORD,
+            failure=svc.last_failure(),
+            encrypted_default=svc.default_passphrase() is not None,
+        )
+
+    @bp.get("/api/backups")
+    @validate(response=BackupList, summary="List backups, newest first.")
+    def api_list() -> Response:
+        return jsonify({"backups": [b.as_dict() for b in _svc().backups()]})
+
+    @bp.post("/backups/create")
+    @validate(form=CreateForm, summary="Take a backup now.")
+    def create(form: CreateForm) -> Response:
+        try:
+            info = _svc().create("manual", form.passphrase or None)
+        except BackupError as exc:
+            flash(f"Backup failed: {exc}", "error")
+        else:
+            flash(f"Backup {info.id} taken and verified ({_size(info.size)}).", "ok")
+        return redirect(url_for("backup.index"))  # type: ignore[return-value]
+
+    @bp.post("/backups/<backup_id>/verify")
+    @validate(form=VerifyForm, summary="Verify one backup.")
+    def verify(backup_id: str, form: VerifyForm) -> Response:
+        _find(backup_id)
+        try:
+            problems = _svc().verify(backup_id, form.passphrase or None)
+        except (NeedsPassphrase, WrongPassphrase) as exc:
+            flash(str(exc), "error")
+        else:
+            if problems:
+                flash(f"Backup {backup_id} is damaged: {'; '.join(problems)}", "error")
+            else:
+                flash(f"Backup {backup_id} verified: sound.", "ok")
+        return redirect(url_for("backup.index"))  # type: ignore[return-value]
+
+    @bp.get("/backups/<backup_id>/download")
+    def download(backup_id: str) -> Response:
+        info = _find(backup_id)
+        return send_file(
+            info.path,
+            mimetype="application/octet-stream",
+            as_attachment=True,
+            download_name=info.path.name,
+            max_age=0,
+        )
+
+    @bp.post("/backups/<backup_id>/restore")
+    @validate(form=RestoreForm, summary="Restore one backup (type 'restore' to confirm).")
+    def restore(backup_id: str, form: RestoreForm) -> Response:
+        _find(backup_id)
+        if form.confirm.strip() != CONFIRM_WORD:
+            raise Problem(
+                422,
+                "Confirmation missing",
+                f"Type the word '{CONFIRM_WORD}' to confirm; nothing was changed.",
+            )
+        try:
+            summary = _svc().restore(backup_id, form.passphrase or None)
+        except BackupError as exc:
+            flash(f"Not restored: {exc}", "error")
+        else:
+            flash(
+                f"Backup {backup_id} restored. The state before it is kept in "
+                f"{summary['pre_restore']}.",
+                "ok",
+            )
+        return redirect(url_for("backup.index"))  # type: ignore[return-value]
+
+    @bp.post("/backups/<backup_id>/delete")
+    @validate(form=DeleteForm, summary="Delete one backup.")
+    def delete(backup_id: str, form: DeleteForm) -> Response:
+        _find(backup_id)
+        _svc().delete(backup_id)
+        flash(f"Backup {backup_id} deleted.", "ok")
+        return redirect(url_for("backup.index"))  # type: ignore[return-value]
+
+    return bp
