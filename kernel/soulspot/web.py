@@ -16,10 +16,12 @@ from flask import (
     render_template,
     request,
 )
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from .api import current_user, kernel, public, request_id
 from .errors import problem_response, wants_json
 from .types import NavItem
+from .validation import validate
 
 bp = Blueprint("kernel", __name__)
 
@@ -115,8 +117,36 @@ def _nav() -> list[NavItem]:
     return list(cached)
 
 
+class NoParams(BaseModel):
+    """An API route that takes no query parameters (unknown ones are refused with 422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageParams(BaseModel):
+    """A page that reads no query parameters (unknown ones, like tracking tags, are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PluginOut(BaseModel):
+    name: str = Field(description="Plugin (entry point) name.")
+    version: str
+    distribution: str
+    enabled: bool
+    provides: list[str]
+    requires: list[str]
+    hooks: list[str]
+    description: str
+
+
+class PluginList(RootModel[list[PluginOut]]):
+    """Every installed plugin, enabled or not."""
+
+
 @bp.get("/")
-def dashboard() -> str:
+@validate(query=PageParams)
+def dashboard(query: PageParams) -> str:
     state = kernel()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     panels = [p for group in state.hook.dashboard_panels(app=app) for p in (group or ())]
@@ -129,13 +159,24 @@ def dashboard() -> str:
 
 
 @bp.get("/plugins")
-def plugins_page() -> str:
+@validate(query=PageParams)
+def plugins_page(query: PageParams) -> str:
     return render_template("soulspot/plugins.html", plugins=kernel().plugins)
 
 
 @bp.get("/api/plugins")
-def api_plugins() -> Response:
+@validate(query=NoParams, response=PluginList, summary="List installed plugins")
+def api_plugins(query: NoParams) -> Response:
     return jsonify([p.as_dict() for p in kernel().plugins])
+
+
+@bp.get("/api/openapi.json")
+@validate(query=NoParams, summary="This OpenAPI document")
+def openapi_json(query: NoParams) -> Response:
+    from .openapi import build
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return jsonify(build(app))
 
 
 @bp.get("/favicon.ico")
