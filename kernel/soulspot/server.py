@@ -33,7 +33,9 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         port=port,
         threads=threads,
         ident="soulspot",
-        clear_untrusted_proxy_headers=True,
+        # With [kernel] trusted_proxies, X-Forwarded-* reach the app, where werkzeug's ProxyFix
+        # (security plugin) trusts exactly that many hops; without, waitress drops them.
+        clear_untrusted_proxy_headers=state.settings.kernel.trusted_proxies == 0,
     )
     state.serving = True
     if scheduler:
