@@ -50,10 +50,12 @@ security: $(STAMP_TEST)
 unit: $(STAMP_TEST)
 	$(BIN)/pytest -n auto -q -m "not e2e"
 
-## docs-config: regenerate config/soulspot.toml and docs/configuration.md from the models
+## docs-config: regenerate config/soulspot.toml, config/production.example.toml and
+## docs/configuration.md from the models
 docs-config: $(STAMP_RUN)
 	$(BIN)/soulspot config sample > config/soulspot.toml
 	$(BIN)/soulspot config reference > docs/configuration.md
+	$(PY) scripts/production_config.py > config/production.example.toml
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache
