@@ -1,0 +1,134 @@
+"""The pooled, timed SQLite database: every query timed, transient locks retried.
+
+``SoulspotSqliteDatabase`` is peewee's ``PooledSqliteDatabase`` (connections reused: opening
+one costs about half a millisecond) with two additions in ``execute_sql`` and ``begin``:
+
+* each statement is timed and handed to an observer (histogram, slow-query log);
+* "database is locked" after SQLite's own ``busy_timeout`` is retried with bounded,
+  jittered back-off, as long as retrying is safe: a statement outside a transaction
+  (autocommit: it had no effect) or the ``BEGIN`` that opens one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import peewee
+from playhouse.pool import PooledSqliteDatabase
+
+log = logging.getLogger("soulspot.sqlite")
+
+#: ``observer(sql, params, seconds, error)`` is called after every statement.
+Observer = Callable[[str, Any, float, BaseException | None], None]
+
+_LOCKED = ("database is locked", "database is busy", "database table is locked")
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    return isinstance(exc, peewee.OperationalError | sqlite3.OperationalError) and any(
+        marker in str(exc).lower() for marker in _LOCKED
+    )
+
+
+def redact_sql(sql: str) -> str:
+    """SQL fit for a log line: parameters are never part of it (peewee binds them); string
+    literals written into the SQL text are replaced by ``'?'`` too."""
+    return _STRING_LITERAL.sub("'?'", " ".join(sql.split()))
+
+
+class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
+    """One per app. ``observer`` and ``retry_seconds`` are set by the store."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 5000,
+        retry_seconds: float = 30.0,
+        max_connections: int = 32,
+    ) -> None:
+        super().__init__(
+            str(path),
+            max_connections=max_connections,
+            stale_timeout=600,
+            timeout=max(busy_timeout_ms / 1000.0, 1.0) + retry_seconds,  # wait for a free slot
+            pragmas=[
+                ("journal_mode", "wal"),
+                ("busy_timeout", busy_timeout_ms),
+                ("foreign_keys", 1),
+                ("synchronous", synchronous),
+            ],
+            check_same_thread=False,
+        )
+        # peewee's own sqlite3 ``timeout`` would override the busy_timeout pragma's value.
+        self._timeout = busy_timeout_ms / 1000.0
+        self.retry_seconds = retry_seconds
+        self.observer: Observer | None = None
+        self.lock_retries = 0
+
+    # -- retries -------------------------------------------------------------------------
+
+    def _retrying(self, action: Callable[[], Any], retry_allowed: bool) -> Any:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.005
+        while True:
+            try:
+                return action()
+            except (peewee.OperationalError, sqlite3.OperationalError) as exc:
+                if not (retry_allowed and is_locked_error(exc)):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    log.error(
+                        "database still locked after retrying; giving up",
+                        extra={"retry_seconds": self.retry_seconds},
+                    )
+                    raise
+                self.lock_retries += 1
+                time.sleep(delay * (0.5 + random.random()))  # noqa: S311  # nosec B311
+                delay = min(delay * 2, 0.5)
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        start = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            return self._retrying(
+                lambda: super(SoulspotSqliteDatabase, self).execute_sql(sql, params),
+                retry_allowed=not self.in_transaction(),
+            )
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            observer = self.observer
+            if observer is not None:
+                observer(sql, params, time.perf_counter() - start, error)
+
+    def begin(self, lock_type: str | None = None) -> None:
+        start = time.perf_counter()
+        statement = f"BEGIN {lock_type or self._lock_type or ''}".strip()
+        error: BaseException | None = None
+        try:
+            self._retrying(
+                lambda: super(SoulspotSqliteDatabase, self).begin(lock_type), retry_allowed=True
+            )
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            observer = self.observer
+            if observer is not None:
+                observer(statement, None, time.perf_counter() - start, error)
+
+    def release_thread_connection(self) -> None:
+        """Give this thread's connection back to the pool (no-op inside a transaction)."""
+        if not self.is_closed() and not self.in_transaction():
+            self.close()

@@ -1,0 +1,261 @@
+"""What the hooks of ``plugin.py`` do (imported only once an app is being built)."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+
+from soulspot.types import AuditEvent, CheckResult, HealthCheck, Job
+
+from .config import SqliteConfig
+from .migrate import MigrationError, collect
+from .observe import StoreMetrics
+from .store import SqliteStorage
+
+log = logging.getLogger("soulspot.sqlite")
+
+EXTENSION = "soulspot_sqlite"
+METRICS_EXTENSION = "soulspot_sqlite.metrics"
+
+#: Set by ``soulspot db ...`` commands: start-up neither migrates nor refuses a newer schema
+#: (the command itself reports and decides).
+MANUAL_MIGRATIONS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "soulspot_sqlite_manual_migrations", default=False
+)
+
+
+@contextmanager
+def manual_migrations() -> Iterator[None]:
+    token = MANUAL_MIGRATIONS.set(True)
+    try:
+        yield
+    finally:
+        MANUAL_MIGRATIONS.reset(token)
+
+
+def store_of(app: Flask) -> SqliteStorage | None:
+    return app.extensions.get(EXTENSION)
+
+
+def metrics_of(app: Flask) -> StoreMetrics:
+    metrics = app.extensions.get(METRICS_EXTENSION)
+    if metrics is None:
+        metrics = app.extensions[METRICS_EXTENSION] = StoreMetrics()
+    return metrics
+
+
+def _config(app: Flask) -> SqliteConfig:
+    config = app.extensions["soulspot"].settings.plugins.get("sqlite")
+    return config if isinstance(config, SqliteConfig) else SqliteConfig.model_validate({})
+
+
+# -- per-request connection ---------------------------------------------------------------
+
+
+def install_request_hooks(app: Flask) -> None:
+    """A pooled connection per request (and per app context: CLI commands, jobs), given back
+    when the context ends."""
+
+    def open_connection() -> None:
+        store = store_of(app)
+        if store is not None:
+            store.bind()
+            store.database.connect(reuse_if_open=True)
+
+    def release_connection(_exc: BaseException | None) -> None:
+        store = store_of(app)
+        if store is not None:
+            try:
+                store.database.release_thread_connection()
+            except Exception:  # teardown must not raise; the pool drops a broken connection
+                log.exception("could not release the database connection")
+
+    app.before_request(open_connection)
+    app.teardown_appcontext(release_connection)
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+def build_storage(app: Flask) -> SqliteStorage:
+    state = app.extensions["soulspot"]
+    store = SqliteStorage(state.data_dir, _config(app), collect(state.hook), metrics_of(app))
+    app.extensions[EXTENSION] = store
+    return store
+
+
+def startup(app: Flask) -> None:
+    store = store_of(app)
+    if store is None:
+        return
+    store.bind()
+    with store.connection():
+        mode = store.database.execute_sql("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning(
+                "SQLite WAL mode is not available on this filesystem; writers will block readers",
+                extra={"journal_mode": mode, "path": str(store.path)},
+            )
+        migrator = store.migrator
+        migrator.ensure_bookkeeping()
+        if MANUAL_MIGRATIONS.get():
+            return
+        migrator.refuse_if_too_new()
+        pending = migrator.pending()
+        if not pending:
+            return
+        if not store.config.auto_migrate:
+            log.warning(
+                "schema migrations are pending and auto_migrate is off: run `soulspot db "
+                "upgrade`; readiness fails until then",
+                extra={"pending": [f"{m.plugin}:{m.version}" for m in pending]},
+            )
+            return
+        migrate_with_backup(store)
+
+
+def migrate_with_backup(store: SqliteStorage) -> list[str]:
+    """Take a pre-migration backup (when there is data and a backup plugin), then upgrade."""
+    from soulspot.api import take_backup
+
+    if any(store.schema_versions().values()):
+        try:
+            backup_id = take_backup("pre-migration")
+        except Exception as exc:
+            log.error("pre-migration backup failed", exc_info=exc)
+            raise MigrationError(
+                "database error: the backup before migrating failed "
+                f"({type(exc).__name__}: {exc}); nothing was migrated. Fix the backup "
+                "problem (see the log), or set [plugins.sqlite] auto_migrate = false and "
+                "run `soulspot db upgrade` once you have a copy of "
+                f"{store.path}"
+            ) from None
+        if backup_id is not None:
+            log.info("pre-migration backup taken", extra={"backup_id": backup_id})
+    return store.upgrade()
+
+
+def shutdown(app: Flask) -> None:
+    store = store_of(app)
+    if store is not None:
+        store.close()
+
+
+def audit_event(app: Flask, event: AuditEvent) -> None:
+    store = store_of(app)
+    if store is None:
+        return
+    try:
+        with store.connection():
+            store.audit.append(event)
+    except Exception:  # must not raise (hook contract); the log still has the event
+        log.exception("could not store an audit event", extra={"event": event.event})
+
+
+# -- health ---------------------------------------------------------------------------------
+
+
+def database_check(store: SqliteStorage) -> CheckResult:
+    try:
+        with store.connection():
+            db = store.database
+            db.execute_sql("SELECT 1")
+            applied = store.migrator.applied()
+            heads = store.migrator.heads()
+            newer = store.migrator.too_new()
+            if newer:
+                return CheckResult(
+                    "fail",
+                    "database schema is newer than this code",
+                    {"applied": applied, "head": heads},
+                )
+            behind = {p: (applied.get(p, 0), h) for p, h in heads.items() if applied.get(p, 0) < h}
+            if behind:
+                return CheckResult(
+                    "fail",
+                    "schema migrations pending: run `soulspot db upgrade`",
+                    {"applied": applied, "head": heads},
+                )
+            _probe_write(db.connection(), store.config.busy_timeout_ms)
+            mode = db.execute_sql("PRAGMA journal_mode").fetchone()[0]
+    except Exception as exc:
+        return CheckResult("fail", f"database not usable: {type(exc).__name__}: {exc}")
+    return CheckResult(
+        "ok",
+        "reachable, writable, schema at head",
+        {"path": str(store.path), "journal_mode": mode, "schema": applied},
+    )
+
+
+def _probe_write(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """A tiny real write with a short lock wait (a health probe must answer fast)."""
+    conn.execute("PRAGMA busy_timeout = 1000")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO health_probe (id, checked_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                (time.time(),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+
+
+def health_checks(app: Flask) -> list[HealthCheck]:
+    store = store_of(app)
+    if store is None:
+        return []
+    return [HealthCheck("database", lambda: database_check(store), critical=True, timeout=3.0)]
+
+
+def dependency_versions() -> dict[str, str]:
+    import peewee
+
+    return {
+        "sqlite": sqlite3.sqlite_version,
+        "peewee": str(getattr(peewee, "__version__", "unknown")),
+    }
+
+
+# -- scheduled maintenance ------------------------------------------------------------------
+
+
+def maintenance(store: SqliteStorage) -> dict[str, int]:
+    """Drop expired cache entries, prune audit events past retention, ``PRAGMA optimize``."""
+    with store.connection():
+        purged = store.ttl_cache.purge_expired()
+        pruned = 0
+        days = store.config.audit_retention_days
+        if days:
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+            pruned = store.audit.prune_before(cutoff)
+        store.database.execute_sql("PRAGMA optimize")
+    log.info("database maintenance", extra={"cache_purged": purged, "audit_pruned": pruned})
+    return {"cache_purged": purged, "audit_pruned": pruned}
+
+
+def jobs(app: Flask) -> list[Job]:
+    store = store_of(app)
+    if store is None:
+        return []
+    return [Job("sqlite.maintenance", lambda: maintenance(store), "interval", {"hours": 24})]
+
+
+def backup_sources(app: Flask) -> list[Any]:
+    from .backup import backup_source
+
+    store = store_of(app)
+    return [] if store is None else [backup_source(store)]
