@@ -1,13 +1,72 @@
-"""Hook implementations of the `security` plugin (the `soulspot.plugins` entry point)."""
+"""Hook implementations of the `security` plugin (the `soulspot.plugins` entry point).
+
+Import-light: flask-talisman, flask-limiter, flask-cors and pydantic are imported only inside
+the hooks (from sibling modules).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from soulspot import hookimpl
-from soulspot.types import PluginManifest
+from soulspot.types import DashboardPanel, Job, NavItem, PluginManifest
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+    from flask import Blueprint, Flask
 
 
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        description=("Security headers, CSP, rate limits, CORS, CSRF, audit log page.")
+        config_model="soulspot_security.config:SecurityConfig",
+        description="Security headers, CSP, rate limits, CORS, CSRF, audit log page.",
     )
+
+
+@hookimpl
+def init_app(app: Flask) -> None:
+    from .setup import install
+
+    install(app)
+
+
+@hookimpl
+def register_blueprints(app: Flask) -> Iterable[Blueprint]:
+    from .views import bp
+
+    return [bp]
+
+
+@hookimpl(trylast=True)
+def startup(app: Flask) -> None:
+    from .setup import on_startup
+
+    on_startup(app)
+
+
+@hookimpl
+def nav_items(app: Flask) -> Iterable[NavItem]:
+    return [NavItem("Audit", "security.audit_page", 800)]
+
+
+@hookimpl
+def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
+    from .setup import panel_context
+
+    return [DashboardPanel("Recent audit events", "security/panel.html", panel_context, 500)]
+
+
+@hookimpl
+def jobs(app: Flask) -> Iterable[Job]:
+    from .setup import retention_job
+
+    return [retention_job(app)]
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from .cli import register
+
+    register(cli)

@@ -1,0 +1,144 @@
+"""``[plugins.security]``: headers, rate limits, CORS, CSRF, body size and audit retention."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _check_limit(value: str) -> str:
+    from limits import parse_many
+
+    value = value.strip()
+    if not value:
+        return value
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(
+            "expected a rate limit like '10/minute' or '100 per hour; 5/second'"
+        ) from None
+    return value
+
+
+def _check_origin(value: str) -> str:
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+        raise ValueError("expected an origin like 'https://app.example.org' (no path)")
+    return value.lower()
+
+
+class SecurityConfig(BaseModel):
+    """The ``[plugins.security]`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # --- headers ---------------------------------------------------------------------------
+    referrer_policy: Literal[
+        "no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"
+    ] = Field("same-origin", description="Referrer-Policy header sent with every response.")
+    hsts_max_age: int = Field(
+        31536000,
+        ge=0,
+        description=(
+            "Strict-Transport-Security max-age in seconds. Sent only when [kernel] public_url "
+            "is https; never on plain http."
+        ),
+    )
+    hsts_include_subdomains: bool = Field(
+        False, description="Add includeSubDomains to HSTS (only if every subdomain has HTTPS)."
+    )
+    # --- rate limits -----------------------------------------------------------------------
+    rate_limits_enabled: bool = Field(
+        True, description="false turns every rate limit off (not recommended)."
+    )
+    rate_limit_storage_uri: str = Field(
+        "memory://",
+        description=(
+            "Where rate-limit counters live (flask-limiter storage URI). memory:// is right "
+            "for the single `soulspot serve` process; use redis://host:6379 or "
+            "memcached://host:11211 only if you run several processes behind one proxy."
+        ),
+    )
+    rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = Field(
+        "fixed-window", description="flask-limiter strategy for counting requests."
+    )
+    rate_limit_auth: str = Field(
+        "10/minute",
+        description="Limit per client IP shared by every /auth/* route (sign-in, callback).",
+    )
+    rate_limit_api: str = Field(
+        "300/minute", description="Limit per client IP shared by every /api/* route."
+    )
+    rate_limit_default: str = Field(
+        "",
+        description="Limit per client IP and route for every other page (empty: none).",
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: {"security.csp_report": "30/minute"},
+        description=(
+            "Per-endpoint limits that replace the ones above, keyed by Flask endpoint name "
+            "(blueprint.view, listed in /api/openapi.json as operationId for API routes), "
+            'e.g. {"spotify.login" = "5/minute"}.'
+        ),
+    )
+    # --- CORS ------------------------------------------------------------------------------
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins allowed to call /api/* from a browser (CORS), e.g. "
+            '["https://dash.example.org"]. Empty: same-origin only (no CORS headers).'
+        ),
+    )
+    cors_allow_credentials: bool = Field(
+        False, description="Let allowed origins send cookies with CORS requests."
+    )
+    cors_max_age: int = Field(600, ge=0, description="Seconds a browser may cache a preflight.")
+    # --- CSRF ------------------------------------------------------------------------------
+    csrf_trusted_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Other origins whose state-changing requests are accepted (besides the app's own "
+            "origin and [kernel] public_url)."
+        ),
+    )
+    # --- input -----------------------------------------------------------------------------
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body accepted (bytes); larger requests get 413.",
+    )
+    # --- audit log -------------------------------------------------------------------------
+    audit_retention_days: int = Field(
+        365,
+        ge=0,
+        description="Audit events older than this are pruned daily (0: keep forever).",
+    )
+    audit_page_size: int = Field(
+        50, ge=5, le=500, description="Audit events per page on the Audit page."
+    )
+
+    @field_validator("rate_limit_auth", "rate_limit_api", "rate_limit_default")
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        return _check_limit(value)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _limits(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k: _check_limit(v) for k, v in value.items()}
+
+    @field_validator("cors_origins", "csrf_trusted_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [_check_origin(v) for v in value]
+
+    @field_validator("rate_limit_storage_uri")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("expected a storage URI like memory:// or redis://host:6379")
+        return value

@@ -1,0 +1,183 @@
+"""Request guards: body size cap (413), CORS allow-list with preflight, CSRF.
+
+CSRF: a state-changing request (anything but GET, HEAD, OPTIONS, TRACE) is accepted when
+
+1. its ``Origin`` is the app's own origin (the request's host, ``[kernel] public_url`` or one of
+   ``csrf_trusted_origins``) — any other ``Origin``, ``null`` included, is always refused; or
+2. without ``Origin``, the browser says ``Sec-Fetch-Site: same-origin`` (``cross-site`` and
+   ``same-site`` are refused); or
+3. the client sends neither header (scripts, old clients) and carries the CSRF token of its
+   Flask session in the form field ``csrf_token`` or the ``X-CSRF-Token`` header.
+
+Refusals answer 403 (problem+json or an HTML page) and write ``security.csrf_rejected``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, request, session
+
+from soulspot.api import audit
+from soulspot.errors import PROBLEM_TYPE_BASE, Problem, problem_response
+
+from .config import SecurityConfig
+
+log = logging.getLogger("soulspot.security")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+SESSION_KEY = "_csrf_token"
+FORM_FIELD = "csrf_token"
+HEADER = "X-CSRF-Token"
+CORS_PATHS = r"/api/.*"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (made on first use); a Jinja global for every form."""
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session[SESSION_KEY] = token
+    return token
+
+
+def csrf_exempt(view: F) -> F:
+    """Mark a view that changes no state on behalf of a user (CSP reports) as exempt."""
+    view.soulspot_csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def normalize_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` in lower case without a default port, or ``None``."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[parts.scheme]:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+class Guard:
+    """The before-request checks, in order: body size, CORS preflight, CSRF."""
+
+    def __init__(self, app: Flask, cfg: SecurityConfig) -> None:
+        kernel = app.extensions["soulspot"].settings.kernel
+        self.max_body = cfg.max_body_bytes
+        self.cors = bool(cfg.cors_origins)
+        trusted = [*cfg.csrf_trusted_origins]
+        if kernel.public_url:
+            trusted.append(kernel.public_url)
+        self.trusted = {o for o in (normalize_origin(t) for t in trusted) if o}
+
+    def __call__(self) -> Response | None:
+        length = request.content_length
+        if length is not None and length > self.max_body:
+            raise Problem(
+                413,
+                "Request too large",
+                f"The request body has {length} bytes; at most {self.max_body} are accepted.",
+                type_=PROBLEM_TYPE_BASE + "too-large",
+            )
+        if request.method in SAFE_METHODS:
+            if (
+                self.cors
+                and request.method == "OPTIONS"
+                and "Access-Control-Request-Method" in request.headers
+                and request.path.startswith("/api/")
+                and request.url_rule is not None
+            ):
+                # A CORS preflight: answer before the login gate (browsers send no cookies
+                # with it); flask-cors adds the Access-Control-* headers for allowed origins.
+                return current_app.make_default_options_response()
+            return None
+        return self.check_csrf()
+
+    def own_origins(self) -> set[str]:
+        own = normalize_origin(request.host_url)
+        return self.trusted | {own} if own else self.trusted
+
+    def check_csrf(self) -> Response | None:
+        view = current_app.view_functions.get(request.endpoint or "")
+        if view is not None and getattr(view, "soulspot_csrf_exempt", False):
+            return None
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            if normalize_origin(origin) in self.own_origins():
+                return None
+            return self.reject("foreign-origin", origin=origin[:200])
+        site = request.headers.get("Sec-Fetch-Site")
+        if site == "same-origin":
+            return None
+        if site in ("cross-site", "same-site"):
+            return self.reject(f"sec-fetch-site-{site}")
+        sent = request.headers.get(HEADER)
+        if not sent and request.mimetype in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            sent = request.form.get(FORM_FIELD)
+        expected = session.get(SESSION_KEY)
+        if (
+            isinstance(sent, str)
+            and isinstance(expected, str)
+            and hmac.compare_digest(sent.encode(), expected.encode())
+        ):
+            return None
+        return self.reject("missing-token" if not sent else "bad-token")
+
+    def reject(self, reason: str, **details: Any) -> Response:
+        audit(
+            "security.csrf_rejected",
+            outcome="refused",
+            reason=reason,
+            method=request.method,
+            path=request.path,
+            **details,
+        )
+        log.warning(
+            "cross-site request refused",
+            extra={"reason": reason, "path": request.path, "method": request.method},
+        )
+        return problem_response(
+            403,
+            "Cross-site request refused",
+            "This request did not come from SoulSpot's own pages, so it was refused to "
+            "protect your account. Reload the page and try again.",
+            type_=PROBLEM_TYPE_BASE + "csrf",
+            reason=reason,
+        )
+
+
+def install(app: Flask, cfg: SecurityConfig) -> Guard:
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
+    guard = Guard(app, cfg)
+    app.before_request(guard)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    if cfg.cors_origins:
+        from flask_cors import CORS
+
+        CORS(
+            app,
+            resources={CORS_PATHS: {"origins": list(cfg.cors_origins)}},
+            supports_credentials=cfg.cors_allow_credentials,
+            max_age=cfg.cors_max_age,
+            allow_headers=["Content-Type", HEADER],
+            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            vary_header=True,
+        )
+    return guard

@@ -1,0 +1,131 @@
+"""Rate limits with flask-limiter: strict on ``/auth/*``, a default for ``/api/*``, per-endpoint
+overrides from config, health probes and ``/metrics`` exempt, 429 problem+json with
+``Retry-After``, and one ``security.rate_limited`` audit event per client, limit and window
+(not one per refused request).
+
+Counters live in ``rate_limit_storage_uri`` (``memory://``): right for the one ``soulspot
+serve`` process (threads share it). Several processes would each count on their own, so
+they need a shared store (``redis://``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
+
+from soulspot.api import audit
+from soulspot.errors import PROBLEM_TYPE_BASE, problem_response
+
+from .config import SecurityConfig
+
+log = logging.getLogger("soulspot.security")
+
+EXEMPT_PREFIXES = ("/health/", "/metrics", "/static/")
+EXEMPT_PATHS = frozenset({"/health", "/metrics", "/favicon.ico"})
+
+
+def client_key() -> str:
+    """Who is counted: the client IP (the real one behind trusted proxies, via ProxyFix)."""
+    return request.remote_addr or "unknown"
+
+
+class BreachAuditor:
+    """Audits the first breach of each (client, limit) per window; later refusals in the same
+    window are only counted in the log."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self._until: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+        self._max_keys = max_keys
+
+    def first_in_window(self, key: tuple[str, ...], reset_at: float) -> bool:
+        now = time.time()
+        with self._lock:
+            until = self._until.get(key)
+            if until is not None and now < until:
+                return False
+            if len(self._until) >= self._max_keys:
+                self._until = {k: v for k, v in self._until.items() if v > now}
+            self._until[key] = max(reset_at, now + 1)
+            return True
+
+    def __call__(self, limit: RequestLimit) -> None:
+        if self.first_in_window((limit.key,), float(limit.reset_at)):
+            audit(
+                "security.rate_limited",
+                outcome="refused",
+                limit=str(limit.limit),
+                path=request.path,
+                endpoint=request.endpoint,
+                method=request.method,
+            )
+        log.info(
+            "rate limit exceeded",
+            extra={"limit": str(limit.limit), "path": request.path, "client": client_key()},
+        )
+
+
+def _exempt() -> bool:
+    path = request.path
+    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+
+
+def install(app: Flask, cfg: SecurityConfig) -> Limiter:
+    overrides = dict(cfg.rate_limits)
+
+    def overridden() -> bool:
+        return (request.endpoint or "") in overrides
+
+    def not_auth() -> bool:
+        return overridden() or not request.path.startswith("/auth/")
+
+    def not_api() -> bool:
+        return overridden() or not request.path.startswith("/api/")
+
+    def not_other() -> bool:
+        return overridden() or request.path.startswith(("/auth/", "/api/"))
+
+    def endpoint_limit() -> str:
+        return overrides.get(request.endpoint or "", "")
+
+    defaults: list[Any] = [Limit(endpoint_limit, exempt_when=lambda: not overridden())]
+    if cfg.rate_limit_auth:
+        defaults.append(Limit(cfg.rate_limit_auth, scope="auth", shared=True, exempt_when=not_auth))
+    if cfg.rate_limit_api:
+        defaults.append(Limit(cfg.rate_limit_api, scope="api", shared=True, exempt_when=not_api))
+    if cfg.rate_limit_default:
+        defaults.append(Limit(cfg.rate_limit_default, exempt_when=not_other))
+
+    limiter = Limiter(
+        client_key,
+        default_limits=defaults,
+        storage_uri=cfg.rate_limit_storage_uri,
+        strategy=cfg.rate_limit_strategy,
+        headers_enabled=False,
+        on_breach=BreachAuditor(),
+        key_prefix="soulspot",
+        enabled=cfg.rate_limits_enabled,
+    )
+    limiter.request_filter(_exempt)
+    limiter.init_app(app)
+
+    def too_many(exc: RateLimitExceeded) -> Response:
+        current = limiter.current_limit
+        reset_at = float(current.reset_at) if current is not None else time.time() + 60
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        return problem_response(
+            429,
+            "Too many requests",
+            f"Rate limit {exc.limit.limit} exceeded. Try again in {retry_after} s.",
+            type_=PROBLEM_TYPE_BASE + "rate-limited",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    app.register_error_handler(RateLimitExceeded, too_many)
+    return limiter

@@ -1,0 +1,68 @@
+"""Wiring: what ``init_app`` and ``startup`` install, in the order requests meet it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from soulspot.types import Job
+
+from . import guard, headers, ratelimit
+from .config import SecurityConfig
+
+log = logging.getLogger("soulspot.security")
+
+EXTENSION = "soulspot.security"
+
+
+def config(app: Flask) -> SecurityConfig:
+    cfg = app.extensions["soulspot"].settings.plugins["security"]
+    assert isinstance(cfg, SecurityConfig)
+    return cfg
+
+
+def install(app: Flask) -> None:
+    """Order matters: talisman first (its nonce exists even for requests refused later), then
+    the rate limiter, then body size / CORS preflight / CSRF."""
+    cfg = config(app)
+    talisman = headers.install(app, cfg)
+    limiter = ratelimit.install(app, cfg)
+    checks = guard.install(app, cfg)
+    app.extensions[EXTENSION] = {"talisman": talisman, "limiter": limiter, "guard": checks}
+
+
+def on_startup(app: Flask) -> None:
+    from .auditlog import record_plugin_changes
+
+    headers.exempt_probes_from_https(app)
+    try:
+        record_plugin_changes()
+    except Exception:  # never stop start-up over the audit trail; say so in the log
+        log.exception("could not compare enabled plugins with the last start")
+
+
+def panel_context() -> dict[str, Any]:
+    from soulspot.api import has_storage
+
+    from .auditlog import recent
+
+    return {"enabled": has_storage(), "events": recent(5)}
+
+
+def retention_job(app: Flask) -> Job:
+    days = config(app).audit_retention_days
+
+    def run() -> None:
+        from .auditlog import prune
+
+        prune(days)
+
+    return Job(
+        id="security.audit_retention",
+        func=run,
+        trigger="cron",
+        trigger_args={"hour": 3, "minute": 17},
+        run_at_start=False,
+    )
