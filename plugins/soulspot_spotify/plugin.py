@@ -1,13 +1,162 @@
-"""Hook implementations of the `spotify` plugin (the `soulspot.plugins` entry point)."""
+"""Hook implementations of the `spotify` plugin (the `soulspot.plugins` entry point).
+
+Import-light on purpose: Flask, authlib, peewee and friends are imported inside the hooks
+(``soulspot --help`` loads this module).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from soulspot import hookimpl
-from soulspot.types import PluginManifest
+from soulspot.types import DashboardPanel, Job, Migration, NavItem, PluginManifest
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+    from flask import Blueprint, Flask
+
+
+def _rt(app: Flask) -> Any:
+    return app.extensions["soulspot_spotify"]
 
 
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        description=("Spotify sign-in (OAuth 2.0 PKCE), sessions, encrypted tokens, owner lock.")
+        provides=("auth",),
+        requires=("storage",),
+        config_model="soulspot_spotify.config:SpotifyConfig",
+        description="Spotify sign-in (OAuth 2.0 PKCE), sessions, encrypted tokens, owner lock.",
+    )
+
+
+@hookimpl
+def init_app(app: Flask) -> None:
+    import logging
+
+    from .runtime import EXTENSION, Runtime
+
+    # authlib logs tokens and PKCE verifiers at DEBUG: never let those through.
+    authlib_log = logging.getLogger("authlib")
+    if authlib_log.getEffectiveLevel() < logging.INFO:
+        authlib_log.setLevel(logging.INFO)
+    config = app.extensions["soulspot"].settings.plugins["spotify"]
+    app.extensions[EXTENSION] = Runtime(app, config)
+
+
+@hookimpl
+def register_blueprints(app: Flask) -> Iterable[Blueprint]:
+    from .views import bp
+
+    return [bp]
+
+
+@hookimpl
+def auth_provider(app: Flask) -> Any:
+    from .sessions import SpotifyAuth
+
+    return SpotifyAuth(_rt(app))
+
+
+@hookimpl
+def migrations() -> Iterable[Migration]:
+    from .models import migrations as plugin_migrations
+
+    return plugin_migrations()
+
+
+@hookimpl
+def nav_items(app: Flask) -> Iterable[NavItem]:
+    return [
+        NavItem("Sessions", "spotify.sessions_page", order=800),
+        NavItem("Sign out", "spotify.logout", order=1000, method="post"),
+    ]
+
+
+@hookimpl
+def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
+    from .views import panel_context
+
+    return [DashboardPanel("Spotify", "spotify/panel.html", panel_context, order=10)]
+
+
+@hookimpl
+def jobs(app: Flask) -> Iterable[Job]:
+    def purge() -> None:
+        import logging
+
+        from soulspot import api
+
+        from .models import OAuthPending
+        from .runtime import now_ts
+
+        with api.storage().connection():
+            sessions = _rt(app).sessions.purge()
+            with api.storage().write_transaction():
+                pending = OAuthPending.delete().where(OAuthPending.expires_at < now_ts()).execute()
+        logging.getLogger("soulspot.spotify").info(
+            "expired sessions purged", extra={"sessions": sessions, "pending_sign_ins": pending}
+        )
+
+    return [
+        Job(
+            id="spotify.purge_sessions",
+            func=purge,
+            trigger="interval",
+            trigger_args={"minutes": 15},
+            run_at_start=True,
+        )
+    ]
+
+
+@hookimpl
+def metrics(app: Flask) -> Iterable[Any]:
+    from prometheus_client import Gauge
+
+    gauge = Gauge(
+        "soulspot_sessions_active",
+        "Signed-in sessions that have neither expired nor gone idle.",
+        registry=None,
+    )
+
+    def count() -> float:
+        state = app.extensions["soulspot"]
+        if state.storage is None:
+            return float("nan")
+        try:
+            with app.app_context(), state.storage.connection():
+                return float(len(_rt(app).sessions.active()))
+        except Exception:  # a scrape must not fail because the store is busy
+            return float("nan")
+
+    gauge.set_function(count)
+    return [gauge]
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from .commands import register
+
+    register(cli)
+
+
+@hookimpl
+def before_serve(app: Flask) -> None:
+    import secrets
+
+    from soulspot import api
+
+    rt = _rt(app)
+    with app.app_context(), api.storage().connection():
+        configured = bool(rt.client_id())
+    if configured:
+        return
+    rt.setup_token = secrets.token_urlsafe(24)
+    base = rt.public_url or rt.origin()
+    print(
+        "SoulSpot is not connected to a Spotify app yet. Finish the setup at\n"
+        f"  {base}/auth/setup?token={rt.setup_token}\n"
+        "(from this machine, http://127.0.0.1 works without the token).",
+        flush=True,
     )

@@ -1,0 +1,176 @@
+"""Server-side sessions in the store's :class:`~soulspot.stores.SessionStore`.
+
+The browser holds a random cookie value; the store keys on its sha256, so a copy of the
+database hands out no live session. A session ends at ``session_lifetime_hours`` after
+sign-in (absolute) or after ``session_idle_minutes`` without use (idle); ``last_seen`` is
+written at most once a minute. The cookie is HttpOnly and SameSite=Lax; behind an https
+``[kernel] public_url`` it is also Secure and named with the ``__Host-`` prefix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from flask import g, request, url_for
+from werkzeug.wrappers import Response
+
+from soulspot import api
+from soulspot.stores import SessionRecord
+from soulspot.types import User
+
+from .runtime import as_utc, sha256, utcnow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import Runtime
+
+COOKIE = "soulspot_session"
+BROWSER_COOKIE = "soulspot_signin"
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+class SessionManager:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    # --- cookies ---------------------------------------------------------------------------
+
+    def cookie_name(self, base: str = COOKIE) -> str:
+        return f"__Host-{base}" if self.rt.secure_cookies else base
+
+    def set_cookie(self, resp: Response, name: str, value: str, max_age: int) -> None:
+        resp.set_cookie(
+            self.cookie_name(name),
+            value,
+            max_age=max_age,
+            path="/",
+            secure=self.rt.secure_cookies,
+            httponly=True,
+            samesite="Lax",
+        )
+
+    def clear_cookie(self, resp: Response, name: str = COOKIE) -> None:
+        resp.delete_cookie(
+            self.cookie_name(name),
+            path="/",
+            secure=self.rt.secure_cookies,
+            httponly=True,
+            samesite="Lax",
+        )
+
+    # --- lifetime --------------------------------------------------------------------------
+
+    @property
+    def lifetime(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.rt.config.session_lifetime_hours)
+
+    @property
+    def idle(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.rt.config.session_idle_minutes)
+
+    def create(self, user_id: str, display_name: str) -> str:
+        """A new session (new id: no fixation); returns the cookie value."""
+        value = secrets.token_urlsafe(32)
+        now = utcnow()
+        agent = request.user_agent.string
+        api.storage().sessions.create(
+            SessionRecord(
+                id=sha256(value),
+                user_id=user_id,
+                created_at=now,
+                last_seen=now,
+                expires_at=now + self.lifetime,
+                ip=api.client_ip(),
+                user_agent=(agent or "")[:300] or None,
+                data={"display_name": display_name},
+            )
+        )
+        return value
+
+    def current(self) -> SessionRecord | None:
+        """This request's live session (cached for the request), or ``None``."""
+        if "spotify_session" in g:
+            return g.spotify_session  # type: ignore[no-any-return]
+        g.spotify_session = record = self._load()
+        return record
+
+    def current_id(self) -> str | None:
+        record = self.current()
+        return record.id if record else None
+
+    def _load(self) -> SessionRecord | None:
+        value = request.cookies.get(self.cookie_name())
+        if not value or len(value) > 200:
+            return None
+        store = api.storage().sessions
+        sid = sha256(value)
+        record = store.get(sid)
+        if record is None:
+            return None
+        now = utcnow()
+        if as_utc(record.expires_at) <= now or as_utc(record.last_seen) <= now - self.idle:
+            store.delete(sid)
+            return None
+        if not self.rt.is_allowed(record.user_id):
+            return None
+        if now - as_utc(record.last_seen) >= TOUCH_EVERY:
+            store.touch(sid, now)
+        return record
+
+    def user(self) -> User | None:
+        record = self.current()
+        if record is None:
+            return None
+        name = str(record.data.get("display_name") or record.user_id)
+        owner = self.rt.owner()
+        return User(id=record.user_id, display_name=name, is_owner=record.user_id == owner)
+
+    def purge(self) -> int:
+        now = utcnow()
+        return api.storage().sessions.purge_expired(now, now - self.idle)
+
+    def active(self) -> list[SessionRecord]:
+        now = utcnow()
+        idle_cutoff = now - self.idle
+        return [
+            r
+            for r in api.storage().sessions.list_active(now)
+            if as_utc(r.last_seen) > idle_cutoff and as_utc(r.expires_at) > now
+        ]
+
+
+class SpotifyAuth:
+    """What the ``auth_provider`` hook returns: the kernel's login gate asks it who is signed
+    in and where to send people who are not."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def current_user(self) -> User | None:
+        return self.rt.sessions.user()
+
+    def login_url(self, next_url: str) -> str:
+        if not self.rt.client_id():
+            return url_for("spotify.setup")
+        path = url_for("spotify.login", next=next_url or "/")
+        if request.host_url.rstrip("/") != self.rt.origin():
+            # Sign-in must happen on the redirect URI's origin (127.0.0.1, not localhost), or
+            # the browser-binding cookie would not come back with the callback.
+            return self.rt.origin() + path
+        return path
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<SpotifyAuth {self.rt.redirect_uri()}>"
+
+
+def describe(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "user_id": record.user_id,
+        "created_at": as_utc(record.created_at),
+        "last_seen": as_utc(record.last_seen),
+        "expires_at": as_utc(record.expires_at),
+        "ip": record.ip or "",
+        "user_agent": record.user_agent or "",
+    }

@@ -1,0 +1,461 @@
+"""The ``/auth`` pages: sign-in, callback, sign-out, sessions, first-run setup."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    after_this_request,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from pydantic import BaseModel, ConfigDict, Field
+from werkzeug.wrappers import Response
+
+from soulspot import api
+from soulspot.errors import Problem
+from soulspot.validation import validate
+
+from .models import OAuthPending
+from .runtime import (
+    SETTING_CLIENT_ID,
+    SETTING_OWNER,
+    is_loopback,
+    now_ts,
+    runtime,
+    sha256,
+)
+from .sessions import BROWSER_COOKIE, COOKIE, describe
+from .tokens import RateLimited, TokenError, fetch_profile, oauth_client
+
+log = logging.getLogger("soulspot.spotify")
+
+bp = Blueprint("spotify", __name__, url_prefix="/auth", template_folder="templates")
+
+PENDING_TTL = 600  # seconds a sign-in may take (state + verifier are single use)
+
+
+# --- input models --------------------------------------------------------------------------
+
+
+class LoginQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    next: str = Field("/", max_length=2000)
+
+
+class CallbackQuery(BaseModel):
+    # Providers may add parameters (RFC 9207 ``iss``): ignore what we do not use.
+    model_config = ConfigDict(extra="ignore")
+    code: str | None = Field(None, max_length=2000)
+    state: str | None = Field(None, max_length=500)
+    error: str | None = Field(None, max_length=200)
+    error_description: str | None = Field(None, max_length=1000)
+
+
+class LogoutForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    csrf_token: str = ""
+    disconnect: bool = False
+
+
+class SignedOutQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    disconnected: bool = False
+    revoked: bool = False
+
+
+class RevokeForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    csrf_token: str = ""
+    session: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class CsrfOnlyForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    csrf_token: str = ""
+
+
+class SetupQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field("", max_length=200)
+
+
+class SetupForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    csrf_token: str = ""
+    setup_token: str = Field("", max_length=200)
+    client_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{8,128}$",
+        description="The Client ID shown on your app's page at developer.spotify.com.",
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _safe_next(value: str) -> str:
+    """Only paths on this site (no open redirect)."""
+    if not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def _sign_in_failed(reason: str, detail: str, status: int = 400, **extra: Any) -> Problem:
+    api.audit("auth.sign_in", outcome="failed", reason=reason, **extra)
+    log.warning("sign-in failed", extra={"reason": reason})
+    return Problem(
+        status,
+        "Sign-in failed",
+        detail,
+        link=url_for("spotify.login"),
+        link_label="Try signing in again",
+    )
+
+
+def _clear_browser_cookie() -> None:
+    rt = runtime()
+
+    @after_this_request
+    def clear(resp: Response) -> Response:
+        rt.sessions.clear_cookie(resp, BROWSER_COOKIE)
+        return resp
+
+
+def _consume_pending(state: str) -> OAuthPending | None:
+    """Take the pending sign-in for ``state`` out of the store (single use)."""
+    with api.storage().write_transaction():
+        row = OAuthPending.get_or_none(OAuthPending.state_hash == sha256(state))
+        if row is not None:
+            OAuthPending.delete().where(OAuthPending.state_hash == row.state_hash).execute()
+    return row
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+@bp.get("/login")
+@api.public
+@validate(query=LoginQuery)
+def login(query: LoginQuery) -> Response:
+    rt = runtime()
+    client_id = rt.client_id()
+    if not client_id:
+        return redirect(url_for("spotify.setup"))
+    if request.host_url.rstrip("/") != rt.origin():
+        # Spotify accepts only loopback IPs (never 'localhost'): start where the callback lands.
+        return redirect(rt.origin() + request.full_path.rstrip("?"))
+    from authlib.common.security import generate_token
+
+    state = secrets.token_urlsafe(32)
+    verifier = generate_token(64)  # RFC 7636: 43-128 unreserved characters
+    browser = secrets.token_urlsafe(32)
+    now = now_ts()
+    with api.storage().write_transaction():
+        OAuthPending.delete().where(OAuthPending.expires_at < now).execute()
+        OAuthPending.create(
+            state_hash=sha256(state),
+            code_verifier=rt.keyring.encrypt(verifier),
+            browser_hash=sha256(browser),
+            next_url=_safe_next(query.next),
+            created_at=now,
+            expires_at=now + PENDING_TTL,
+        )
+    client = oauth_client(rt, client_id)
+    url, _state = client.create_authorization_url(
+        rt.config.authorize_url,
+        state=state,
+        code_verifier=verifier,
+        scope=" ".join(rt.config.scopes),
+    )
+    resp = redirect(url)
+    rt.sessions.set_cookie(resp, BROWSER_COOKIE, browser, PENDING_TTL)
+    return resp
+
+
+@bp.get("/callback")
+@api.public
+@validate(query=CallbackQuery)
+def callback(query: CallbackQuery) -> Response:
+    from authlib.integrations.base_client.errors import OAuthError
+
+    rt = runtime()
+    _clear_browser_cookie()
+    if not query.state:
+        raise _sign_in_failed("missing_state", "The answer from Spotify carries no state.")
+    pending = _consume_pending(query.state)
+    if pending is None:
+        raise _sign_in_failed(
+            "unknown_state",
+            "This sign-in link is unknown or was already used. Start again from SoulSpot.",
+        )
+    if pending.expires_at < now_ts():
+        raise _sign_in_failed("expired_state", "This sign-in took too long. Start again.")
+    browser = request.cookies.get(rt.sessions.cookie_name(BROWSER_COOKIE), "")
+    if not browser or not hmac.compare_digest(sha256(browser), pending.browser_hash):
+        raise _sign_in_failed(
+            "browser_mismatch",
+            "This sign-in was started in another browser. Start again from this one.",
+        )
+    if query.error or not query.code:
+        raise _sign_in_failed(
+            "provider_error",
+            f"Spotify did not sign you in ({query.error or 'no code'}).",
+            error=(query.error or "no_code")[:64],
+        )
+    try:
+        verifier = rt.keyring.decrypt(pending.code_verifier)
+        client = oauth_client(rt)
+        token = client.fetch_token(rt.config.token_url, code=query.code, code_verifier=verifier)
+        profile = fetch_profile(rt, token["access_token"])
+    except OAuthError as exc:
+        raise _sign_in_failed(
+            "token_exchange",
+            f"Spotify refused the sign-in ({exc.error}).",
+            error=str(exc.error)[:64],
+        ) from None
+    except RateLimited as exc:
+        raise _sign_in_failed(
+            "rate_limited",
+            f"Spotify is busy: try again in {exc.retry_after} seconds.",
+            status=503,
+        ) from None
+    except (TokenError, ValueError, KeyError) as exc:
+        raise _sign_in_failed(
+            "provider_unreachable", f"Spotify could not complete the sign-in: {exc}", status=502
+        ) from None
+    except Exception as exc:  # requests' errors and anything else from the network
+        import requests
+
+        if isinstance(exc, requests.RequestException):
+            raise _sign_in_failed(
+                "provider_unreachable", "Spotify could not be reached.", status=502
+            ) from None
+        raise
+    user_id: str = profile["id"]
+    display_name = str(profile.get("display_name") or user_id)
+
+    with api.storage().write_transaction():
+        if not rt.config.owner and not rt.owner():
+            api.storage().settings.set(SETTING_OWNER, user_id)
+            claimed = True
+        else:
+            claimed = False
+    if not rt.is_allowed(user_id):
+        api.audit("auth.sign_in", outcome="refused", actor=user_id, reason="not_owner")
+        log.warning("sign-in refused: not the owner", extra={"user": user_id})
+        raise Problem(
+            403,
+            "This SoulSpot belongs to someone else",
+            f"The Spotify account {display_name!r} may not use this SoulSpot. It is "
+            "single-user: only its owner (and accounts listed in allowed_users) can sign in.",
+        )
+
+    rt.tokens.save(user_id, display_name, dict(token))
+    old = rt.sessions.current_id()
+    if old is not None:
+        api.storage().sessions.delete(old)  # a fresh id at every sign-in (no fixation)
+    value = rt.sessions.create(user_id, display_name)
+    api.audit("auth.sign_in", actor=user_id, owner_claimed=claimed)
+    log.info("signed in", extra={"user": user_id})
+    resp = redirect(_safe_next(pending.next_url))
+    rt.sessions.set_cookie(resp, COOKIE, value, int(rt.sessions.lifetime.total_seconds()))
+    return resp
+
+
+# --- sign-out ------------------------------------------------------------------------------
+
+
+@bp.post("/logout")
+@api.public
+@validate(form=LogoutForm)
+def logout(form: LogoutForm) -> Response:
+    rt = runtime()
+    record = rt.sessions.current()
+    revoked = False
+    if record is not None:
+        api.storage().sessions.delete(record.id)
+        api.audit("auth.sign_out", actor=record.user_id, disconnect=form.disconnect)
+        if form.disconnect:
+            revoked = rt.tokens.revoke_remote(record.user_id)
+            rt.tokens.purge(record.user_id, "disconnected")
+    args: dict[str, Any] = {}
+    if form.disconnect and record is not None:
+        args = {"disconnected": "1", "revoked": "1" if revoked else "0"}
+    resp = redirect(url_for("spotify.signed_out", **args))
+    rt.sessions.clear_cookie(resp)
+    return resp
+
+
+@bp.get("/signed-out")
+@api.public
+@validate(query=SignedOutQuery)
+def signed_out(query: SignedOutQuery) -> str:
+    rt = runtime()
+    return render_template(
+        "spotify/signed_out.html",
+        disconnected=query.disconnected,
+        revoked=query.revoked,
+        apps_url=rt.config.account_apps_url,
+    )
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def _signed_in() -> Any:
+    user = api.current_user()
+    if user is None:
+        raise Problem(401, "Sign-in required", "Sign in to use SoulSpot.")
+    return user
+
+
+@bp.get("/sessions")
+def sessions_page() -> str:
+    rt = runtime()
+    user = _signed_in()
+    current = rt.sessions.current_id()
+    rows = [describe(r) for r in rt.sessions.active() if user.is_owner or r.user_id == user.id]
+    rows.sort(key=lambda r: r["last_seen"], reverse=True)
+    return render_template(
+        "spotify/sessions.html",
+        sessions=rows,
+        current=current,
+        status=rt.tokens.status(user.id),
+        apps_url=rt.config.account_apps_url,
+        revocation=bool(rt.config.revocation_url),
+    )
+
+
+@bp.post("/sessions/revoke")
+@validate(form=RevokeForm)
+def revoke_session(form: RevokeForm) -> Response:
+    rt = runtime()
+    user = _signed_in()
+    store = api.storage().sessions
+    record = store.get(form.session)
+    if record is None or not (user.is_owner or record.user_id == user.id):
+        raise Problem(404, "No such session", "That session has already ended.")
+    store.delete(record.id)
+    api.audit(
+        "auth.session_revoked",
+        session_user=record.user_id,
+        own=record.id == rt.sessions.current_id(),
+    )
+    if record.id == rt.sessions.current_id():
+        resp = redirect(url_for("spotify.signed_out"))
+        rt.sessions.clear_cookie(resp)
+        return resp
+    flash("The session was signed out.", "ok")
+    return redirect(url_for("spotify.sessions_page"))
+
+
+@bp.post("/sessions/revoke-all")
+@validate(form=CsrfOnlyForm)
+def revoke_all(form: CsrfOnlyForm) -> Response:
+    rt = runtime()
+    user = _signed_in()
+    count = api.storage().sessions.delete_for_user(user.id)
+    api.audit("auth.sessions_revoked_all", count=count)
+    resp = redirect(url_for("spotify.signed_out"))
+    rt.sessions.clear_cookie(resp)
+    return resp
+
+
+# --- first-run setup -----------------------------------------------------------------------
+
+
+def _setup_allowed(token: str) -> bool:
+    """Only this machine, or whoever holds the one-time token ``serve`` printed."""
+    if is_loopback(request.remote_addr):
+        return True
+    expected = runtime().setup_token
+    return bool(expected and token and hmac.compare_digest(expected, token))
+
+
+def _setup_gate(token: str) -> Response | None:
+    rt = runtime()
+    configured = rt.client_id()
+    if configured:
+        if rt.config.client_id:
+            return None  # page only explains; nothing can be changed here
+        user = api.current_user()
+        if user is None:
+            target = url_for("spotify.login", next=url_for("spotify.setup"))
+            return redirect(target)
+        if not user.is_owner:
+            raise Problem(403, "Owner only", "Only the owner can change the Spotify app.")
+        return None
+    if not _setup_allowed(token):
+        raise Problem(
+            403,
+            "Setup only from this machine",
+            "SoulSpot is not set up yet. Open this page on the machine that runs SoulSpot "
+            "(http://127.0.0.1), or use the setup link that `soulspot serve` printed.",
+        )
+    return None
+
+
+@bp.get("/setup")
+@api.public
+@validate(query=SetupQuery)
+def setup(query: SetupQuery) -> Any:
+    rt = runtime()
+    refused = _setup_gate(query.token)
+    if refused is not None:
+        return refused
+    return render_template(
+        "spotify/setup.html",
+        redirect_uri=rt.redirect_uri(),
+        client_id=rt.client_id(),
+        from_config=bool(rt.config.client_id),
+        setup_token=query.token,
+        scopes=rt.config.scopes,
+    )
+
+
+@bp.post("/setup")
+@api.public
+@validate(form=SetupForm)
+def setup_save(form: SetupForm) -> Response:
+    rt = runtime()
+    refused = _setup_gate(form.setup_token)
+    if refused is not None:
+        return refused
+    if rt.config.client_id:
+        raise Problem(
+            409,
+            "Set in the config file",
+            "The client id comes from [plugins.spotify] client_id; change it there.",
+        )
+    api.storage().settings.set(SETTING_CLIENT_ID, form.client_id)
+    rt.setup_token = None  # one time
+    api.audit("auth.setup_client_id", client_id=form.client_id)
+    log.info("spotify client id set up", extra={"client_id": form.client_id})
+    flash("Saved. Now sign in with Spotify.", "ok")
+    return redirect(url_for("spotify.login"))
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+
+def panel_context() -> dict[str, Any]:
+    rt = runtime()
+    user = api.current_user()
+    if user is None:
+        return {"user": None}
+    return {
+        "user": user,
+        "status": rt.tokens.status(user.id),
+        "apps_url": rt.config.account_apps_url,
+    }
