@@ -82,9 +82,18 @@ class LiveServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.close()
-        self.server.task_dispatcher.shutdown()
+        # Close every socket (listener, keep-alive connections, trigger) from inside the
+        # server's own loop thread: closing them from here races its select() (EBADF), and
+        # an open keep-alive connection would keep the loop alive until the join times out.
+        server: Any = self.server
+
+        def stop() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
+
+        server.trigger.pull_trigger(stop)
         self.thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture
