@@ -1,0 +1,183 @@
+"""The archive format on its own: checksums, truncation, tampering, encryption, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from soulspot_backup.archive import (
+    BackupError,
+    NeedsPassphrase,
+    WrongPassphrase,
+    new_name,
+    parse_name,
+    peek_manifest,
+    read_archive,
+    write_archive,
+)
+from soulspot_backup.retention import Candidate, Policy, to_prune
+
+BASE = {"format": 1, "id": "x", "trigger": "manual", "schema_versions": {"sqlite": 1}}
+
+
+def _staging(tmp_path: Path, big: int = 3_000_000) -> Path:
+    staging = tmp_path / "staging"
+    (staging / "database").mkdir(parents=True)
+    (staging / "config").mkdir()
+    (staging / "database" / "soulspot.db").write_bytes(bytes(range(256)) * (big // 256))
+    (staging / "config" / "soulspot.toml").write_text("[kernel]\nport = 8765\n")
+    return staging
+
+
+def test_plain_round_trip_records_sha256_and_size(tmp_path: Path) -> None:
+    staging = _staging(tmp_path)
+    target = tmp_path / "a.tar"
+    manifest = write_archive(target, staging, BASE, None)
+    db = staging / "database" / "soulspot.db"
+    entry = manifest["members"]["sources/database/soulspot.db"]
+    import hashlib
+
+    assert entry == {"sha256": hashlib.sha256(db.read_bytes()).hexdigest(), "size": 2_999_808}
+    out = tmp_path / "out"
+    result = read_archive(target, extract_to=out)
+    assert result.problems == []
+    assert result.manifest is not None and result.manifest["schema_versions"] == {"sqlite": 1}
+    assert (out / "database" / "soulspot.db").read_bytes() == db.read_bytes()
+    assert (out / "config" / "soulspot.toml").read_text() == "[kernel]\nport = 8765\n"
+    assert peek_manifest(target) == result.manifest
+    with tarfile.open(target) as tar:  # manifest is an ordinary member, last
+        assert tar.getnames()[-1] == "manifest.json"
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.3, 0.9, 0.999])
+def test_truncated_plain_archive_is_reported(tmp_path: Path, keep: float) -> None:
+    target = tmp_path / "a.tar"
+    write_archive(target, _staging(tmp_path), BASE, None)
+    data = target.read_bytes()
+    target.write_bytes(data[: int(len(data) * keep)])
+    result = read_archive(target)
+    assert result.problems and any("truncated" in p or "empty" in p for p in result.problems)
+    if keep < 0.99:  # cut before the manifest
+        assert result.manifest is None
+
+
+def test_flipped_byte_is_a_checksum_mismatch(tmp_path: Path) -> None:
+    target = tmp_path / "a.tar"
+    write_archive(target, _staging(tmp_path), BASE, None)
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    problems = read_archive(target).problems
+    assert problems == ["sources/database/soulspot.db: checksum mismatch (the archive is corrupt)"]
+
+
+def test_unknown_member_and_path_traversal_are_refused(tmp_path: Path) -> None:
+    target = tmp_path / "evil.tar"
+    payload = json.dumps({**BASE, "members": {}}).encode()
+    import io
+
+    with tarfile.open(target, "w") as tar:
+        info = tarfile.TarInfo("sources/../../etc/owned")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    out = tmp_path / "out"
+    problems = read_archive(target, extract_to=out).problems
+    assert any("unexpected member" in p for p in problems)
+    assert not (tmp_path / "etc").exists()
+
+
+def test_not_a_backup_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "random.tar"
+    target.write_bytes(b"hello world" * 1000)
+    result = read_archive(target)
+    assert result.manifest is None and result.problems
+
+
+def test_encrypted_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
+    staging = _staging(tmp_path)
+    target = tmp_path / "a.tar.enc"
+    write_archive(target, staging, BASE, "correct horse")
+    raw = target.read_bytes()
+    assert b"port = 8765" not in raw and bytes(range(256)) not in raw  # whole archive sealed
+    out = tmp_path / "out"
+    result = read_archive(target, "correct horse", extract_to=out)
+    assert result.problems == []
+    assert (out / "config" / "soulspot.toml").read_text() == "[kernel]\nport = 8765\n"
+    with pytest.raises(WrongPassphrase, match="wrong passphrase"):
+        read_archive(target, "battery staple")
+    with pytest.raises(NeedsPassphrase, match="encrypted"):
+        read_archive(target, None)
+
+
+@pytest.mark.parametrize("cut", [10, 0.5, -1])
+def test_truncated_encrypted_archive_is_reported(tmp_path: Path, cut: float) -> None:
+    target = tmp_path / "a.tar.enc"
+    write_archive(target, _staging(tmp_path), BASE, "pw")
+    data = target.read_bytes()
+    end = int(cut) if cut >= 1 else (len(data) - 1 if cut == -1 else int(len(data) * cut))
+    target.write_bytes(data[:end])
+    try:
+        result = read_archive(target, "pw")
+    except BackupError as exc:  # cut inside the header
+        assert "truncated" in str(exc)
+        return
+    assert result.manifest is None
+    assert any("truncated" in p for p in result.problems), result.problems
+
+
+def test_tampered_encrypted_archive_fails_authentication(tmp_path: Path) -> None:
+    target = tmp_path / "a.tar.enc"
+    write_archive(target, _staging(tmp_path), BASE, "pw")
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    result = read_archive(target, "pw")
+    assert any("fails authentication" in p for p in result.problems), result.problems
+
+
+def test_names_round_trip_and_temp_names_are_not_backups() -> None:
+    name = new_name("pre-restore", True, dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
+    assert name.filename.startswith("soulspot-20260102T030405Z-pre-restore-")
+    assert name.filename.endswith(".tar.enc")
+    assert parse_name(name.filename) == name
+    assert parse_name(".tmp-" + name.filename) is None
+    assert parse_name("state.json") is None
+    with pytest.raises(BackupError):
+        new_name("whenever", False)
+
+
+def _c(ident: str, when: dt.datetime, trigger: str = "scheduled") -> Candidate:
+    return Candidate(ident, when, trigger)
+
+
+def test_retention_keeps_last_daily_weekly_monthly_and_never_manual() -> None:
+    start = dt.datetime(2026, 1, 1, 3, tzinfo=dt.UTC)
+    backups = [_c(f"s{i:03d}", start + dt.timedelta(hours=12 * i)) for i in range(200)]
+    backups.append(_c("manual-old", start - dt.timedelta(days=400), "manual"))
+    backups.append(_c("pre-restore-old", start - dt.timedelta(days=300), "pre-restore"))
+    policy = Policy(keep_last=3, keep_daily=5, keep_weekly=3, keep_monthly=2)
+    pruned = set(to_prune(backups, policy))
+    kept = {b.id for b in backups} - pruned
+    assert {"manual-old", "pre-restore-old"} <= kept
+    assert {"s199", "s198", "s197"} <= kept  # last 3
+    # 5 days (newest per day = odd index), 3 weeks, 2 months: a small set, newest first
+    assert len(kept - {"manual-old", "pre-restore-old"}) <= 3 + 5 + 3 + 2
+    days = {b.created_at.date() for b in backups if b.id in kept and b.trigger == "scheduled"}
+    assert len(days) >= 5
+    assert "s000" in pruned and "s100" in pruned
+
+
+def test_retention_never_prunes_the_newest_sound_backup() -> None:
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    backups = [
+        Candidate("bad", now, "scheduled", sound=False),
+        Candidate("good", now - dt.timedelta(days=90), "scheduled"),
+    ]
+    assert to_prune(backups, Policy(keep_last=1, keep_daily=0, keep_weekly=0, keep_monthly=0)) == []
