@@ -164,7 +164,10 @@ class Process:
         self._queue.put(None)
 
     def wait_for(self, needle: str, timeout: float = 30) -> str:
-        """Read output until a line contains ``needle``; return that line."""
+        """Return the first output line (already read or still to come) containing ``needle``."""
+        for line in self.lines:
+            if needle in line:
+                return line
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
