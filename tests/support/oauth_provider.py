@@ -300,6 +300,8 @@ class LocalOAuthProvider:
         self.calls: Counter[str] = Counter()
         #: Query parameters of every authorization request, in order.
         self.authorize_requests: list[dict[str, str]] = []
+        #: Form fields of every token request, in order (``code_verifier`` included).
+        self.token_requests: list[dict[str, str]] = []
         #: ``(endpoint, headers)`` of every call, in order.
         self.seen_headers: list[tuple[str, dict[str, str]]] = []
         self._rate_limits: dict[str, list[int]] = {}
@@ -310,7 +312,9 @@ class LocalOAuthProvider:
         )
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # URLs to configure the client with
     @property
@@ -460,6 +464,8 @@ class LocalOAuthProvider:
         def token() -> Any:
             grant_type = request.form.get("grant_type", "?")
             record(f"token:{grant_type}")
+            with self.lock:
+                self.token_requests.append(dict(request.form))
             limited = self._take_rate_limit("token")
             if limited is not None:
                 return limited
