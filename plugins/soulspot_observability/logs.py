@@ -120,7 +120,10 @@ def add_request_id(_logger: WrappedLogger, _name: str, event_dict: EventDict) ->
 
 
 def _drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    # Attributes another formatter (pytest's capture) may have set on the shared LogRecord.
     event_dict.pop("color_message", None)
+    event_dict.pop("message", None)
+    event_dict.pop("asctime", None)
     return event_dict
 
 

@@ -76,15 +76,17 @@ def install(app: Flask, config: ObservabilityConfig) -> None:
 
     access = config.access_log
     slow_ms = config.profile_slow_ms
+    if slow_ms:
+        import pyinstrument  # noqa: F401  # import now, not during the first request
 
     def before() -> None:
         incoming = request.headers.get(HEADER)
         rid = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
         g.request_id = rid
-        g.obs_started = time.perf_counter()
         logs.bind_request(rid)
         if slow_ms:
             g.obs_profiler = profiling.start()
+        g.obs_started = time.perf_counter()
 
     def after(response: Response) -> Response:
         rid = g.get("request_id")

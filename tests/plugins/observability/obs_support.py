@@ -80,7 +80,7 @@ class Probe:
 
         @bp.get("/api/probe/slow")
         def slow() -> Any:
-            deadline = time.perf_counter() + 0.03
+            deadline = time.perf_counter() + 0.06
             n = 0
             while time.perf_counter() < deadline:  # busy, so the profiler sees frames
                 n += 1
