@@ -152,7 +152,7 @@ def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
             data["age"] = age(newest.created_at)
             data["size"] = f"{newest.size / 1e6:.1f} MB"
             data["fresh"] = interval is None or seconds <= 2 * interval
-        return {"data": data}
+        return data  # the dashboard renders the panel with this mapping as `data`
 
     return [DashboardPanel("Last verified backup", "backup/panel.html", context, order=50)]
 

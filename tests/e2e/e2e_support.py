@@ -98,6 +98,7 @@ _CONTROLS = r"""
     return title && title.trim() ? title.trim() : "";
   };
   const visible = (el) => {
+    if (!el.checkVisibility({visibilityProperty: true})) return false;  // closed <details>
     if (!el.getClientRects().length) return false;
     const s = getComputedStyle(el);
     return s.visibility !== "hidden" && s.display !== "none";
@@ -173,4 +174,11 @@ def check_page(page: Page, watch: PageWatch, name: str) -> None:
     page.wait_for_load_state("load")
     screenshot(page, name)
     problems = [*watch.take(), *check_controls(page)]
+    # Controls inside collapsed <details> count too: open them all and check again.
+    if page.evaluate(
+        "() => { const d = document.querySelectorAll('details:not([open])');"
+        " d.forEach((el) => { el.open = true; }); return d.length; }"
+    ):
+        problems += [f"(details opened) {p}" for p in check_controls(page)]
+        screenshot(page, f"{name}-details-open")
     assert not problems, f"{name} ({page.url}):\n  " + "\n  ".join(problems)
