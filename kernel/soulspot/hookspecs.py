@@ -189,5 +189,6 @@ def take_backup(app: Flask, trigger: str) -> str | None:
 @hookspec
 def jobs(app: Flask) -> Iterable[Job]:
     """Scheduled jobs. Only the serving process runs a scheduler (one per process); each run
-    gets an app context and a run id that logs carry as the request id."""
+    gets an app context and a run id that logs carry as the request id. Called inside an app
+    context, so the hook may read its settings with :func:`soulspot.api.config_for`."""
     return ()

@@ -22,7 +22,8 @@ log = logging.getLogger("soulspot.scheduler")
 
 def collect_jobs(app: Flask) -> list[Job]:
     state: KernelState = app.extensions["soulspot"]
-    return [job for group in state.hook.jobs(app=app) for job in (group or ())]
+    with app.app_context():  # so a jobs hook may read its config with config_for()
+        return [job for group in state.hook.jobs(app=app) for job in (group or ())]
 
 
 def run_job(app: Flask, job: Job) -> BaseException | None:
