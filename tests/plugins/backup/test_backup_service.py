@@ -78,7 +78,7 @@ def test_sensitive_sources_only_in_encrypted_backups(make_app: Any, tmp_path: Pa
     assert "keyfile" in {s["name"] for s in sealed_manifest["sources"]}
     with app.app_context(), pytest.raises(WrongPassphrase):
         svc.verify(sealed.id, "not it")
-    assert [e.outcome for e in _events(app, "backup.verified")][0] == "refused"
+    assert next(e.outcome for e in _events(app, "backup.verified")) == "refused"
     key.write_bytes(b"changed")
     with app.app_context():
         svc.restore(sealed.id, "a long passphrase")
@@ -135,9 +135,9 @@ def test_restore_refuses_corrupt_and_truncated_archives(make_app: Any, tmp_path:
     two.path.write_bytes(two.path.read_bytes()[: two.size // 2])
     insert_rows(app, 10, start=2000)
     with app.app_context():
-        with pytest.raises(BackupError, match="damaged and was not restored.*checksum mismatch"):
+        with pytest.raises(BackupError, match=r"damaged and was not restored.*checksum mismatch"):
             svc.restore(one.id)
-        with pytest.raises(BackupError, match="damaged and was not restored.*truncated"):
+        with pytest.raises(BackupError, match=r"damaged and was not restored.*truncated"):
             svc.restore(two.id)
         assert svc.verify(one.id) != []
     assert len(all_rows(app)) == 2010  # untouched
@@ -184,9 +184,7 @@ def test_older_archive_is_migrated_after_restore(make_app: Any, tmp_path: Path) 
     assert len(all_rows(v2)) == 100
 
 
-def test_restore_when_the_database_is_damaged_sets_it_aside(
-    make_app: Any, tmp_path: Path
-) -> None:
+def test_restore_when_the_database_is_damaged_sets_it_aside(make_app: Any, tmp_path: Path) -> None:
     app = _app(make_app, tmp_path / "data", ("rows", RowsPlugin()))
     insert_rows(app, 20_000)
     svc = service(app)
@@ -259,7 +257,8 @@ def test_restore_runs_in_maintenance(make_app: Any, tmp_path: Path) -> None:
 
 
 def test_scheduled_job_prunes_and_records_metrics(make_app: Any, tmp_path: Path) -> None:
-    app = _app(make_app, tmp_path / "data", keep_last=2, keep_daily=0, keep_weekly=0, keep_monthly=0)
+    policy = {"keep_last": 2, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0}
+    app = _app(make_app, tmp_path / "data", **policy)
     svc = service(app)
     with app.app_context():
         manual = svc.create("manual")
@@ -315,7 +314,7 @@ def test_default_schedule_is_daily(make_app: Any, tmp_path: Path) -> None:
 def test_bad_cron_is_a_config_error(make_app: Any, tmp_path: Path) -> None:
     from soulspot.exceptions import ConfigError
 
-    with pytest.raises(ConfigError, match="plugins.backup.cron"):
+    with pytest.raises(ConfigError, match=r"plugins\.backup\.cron"):
         _app(make_app, tmp_path / "data", schedule="cron", cron="every tuesday")
 
 
@@ -323,7 +322,9 @@ def test_health_warns_when_newest_verified_backup_is_old(make_app: Any, tmp_path
     app = _app(make_app, tmp_path / "data", interval_hours=1)
     svc = service(app)
     (check,) = [
-        c for group in app.extensions["soulspot"].hook.health_checks(app=app) for c in group
+        c
+        for group in app.extensions["soulspot"].hook.health_checks(app=app)
+        for c in group
         if c.name == "backup"
     ]
     assert check.critical is False
@@ -346,7 +347,8 @@ def test_failed_backup_is_audited_and_counted(make_app: Any, tmp_path: Path) -> 
     with app.app_context(), pytest.raises(BackupError, match="backup failed"):
         svc.create("manual")
     failed = _events(app, "backup.failed")
-    assert failed and failed[0].outcome == "failed" and "FileNotFoundError" in failed[0].details["error"]
+    assert failed and failed[0].outcome == "failed"
+    assert "FileNotFoundError" in failed[0].details["error"]
     assert svc.metrics.failures._value.get() == 1
     assert svc.backups() == []  # no partial archive looks like a backup
     assert not [p for p in svc.dir.iterdir() if p.name.startswith((".tmp", ".staging"))]

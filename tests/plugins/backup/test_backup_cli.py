@@ -1,0 +1,100 @@
+"""``soulspot backup ...`` as the owner types it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from soulspot.cli import cli
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "soulspot.toml"
+    path.write_text(
+        f'[kernel]\ndata_dir = "{tmp_path / "data"}"\n\n[plugins.spotify]\nenabled = false\n'
+    )
+    return path
+
+
+def run(config: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    clean = {"SOULSPOT_BACKUP_PASSPHRASE": None, "SOULSPOT_CONFIG": None, **(env or {})}
+    return CliRunner().invoke(cli, ["--config", str(config), "backup", *args], env=clean)
+
+
+def test_create_list_verify_restore_delete(config: Path) -> None:
+    created = run(config, "create")
+    assert created.exit_code == 0, created.output
+    backup_id = created.stdout.strip()
+    assert "\n" not in backup_id and "-manual-" in backup_id  # stdout: just the id
+    assert "snapshot of database" in created.stderr and "verifying" in created.stderr
+
+    listed = run(config, "list", "--json")
+    assert listed.exit_code == 0
+    (entry,) = json.loads(listed.stdout)
+    assert entry["id"] == backup_id and entry["verified"] is True and entry["trigger"] == "manual"
+    assert entry["size"] > 0 and entry["encrypted"] is False
+    table = run(config, "list").stdout
+    assert "TRIGGER" in table and backup_id in table and " ok" in table
+
+    verified = run(config, "verify", backup_id)
+    assert verified.exit_code == 0 and "sound" in verified.stdout
+
+    refused = run(config, "restore", backup_id)
+    assert refused.exit_code == 1 and "Refusing without --yes" in refused.stderr
+    restored = run(config, "restore", backup_id, "--yes")
+    assert restored.exit_code == 0, restored.output
+    assert f"restored {backup_id}" in restored.stdout and "pre-restore" in restored.stdout
+
+    pruned = run(config, "prune")
+    assert pruned.exit_code == 0 and "pruned 0 backup(s)" in pruned.stdout
+
+    refused = run(config, "delete", backup_id)
+    assert refused.exit_code == 1 and "Refusing without --yes" in refused.stderr
+    deleted = run(config, "delete", backup_id, "--yes")
+    assert deleted.exit_code == 0 and f"deleted {backup_id}" in deleted.stdout
+    ids = [b["id"] for b in json.loads(run(config, "list", "--json").stdout)]
+    assert backup_id not in ids and len(ids) == 1  # the pre-restore backup stays
+
+
+def test_encrypted_backup_needs_its_passphrase(config: Path) -> None:
+    created = run(config, "create", env={"SOULSPOT_BACKUP_PASSPHRASE": "open sesame 42"})
+    assert created.exit_code == 0, created.output
+    backup_id = created.stdout.strip()
+    assert "encrypted" in created.stderr
+    (entry,) = json.loads(run(config, "list", "--json").stdout)
+    assert entry["encrypted"] is True and entry["file"].endswith(".tar.enc")
+
+    missing = run(config, "verify", backup_id)
+    assert missing.exit_code == 2 and "needs a passphrase" in missing.stderr
+    wrong = run(config, "restore", backup_id, "--yes", "--passphrase", "guess")
+    assert wrong.exit_code == 1
+    assert "wrong passphrase" in wrong.stderr and "Traceback" not in wrong.output
+    right = run(config, "verify", backup_id, env={"SOULSPOT_BACKUP_PASSPHRASE": "open sesame 42"})
+    assert right.exit_code == 0, right.output
+
+
+def test_damaged_archives_and_bad_ids_are_refused_clearly(config: Path) -> None:
+    backup_id = run(config, "create").stdout.strip()
+    archive = next((config.parent / "data" / "backups").glob("*.tar"))
+    archive.write_bytes(archive.read_bytes()[:-3000])
+    restored = run(config, "restore", backup_id, "--yes")
+    assert restored.exit_code == 1
+    assert "damaged and was not restored" in restored.stderr and "truncated" in restored.stderr
+    verify = run(config, "verify", backup_id)
+    assert verify.exit_code == 1 and "do not restore it" in verify.stderr
+    bad = run(config, "verify", "nope")
+    assert bad.exit_code == 1 and "not a backup id" in bad.stderr
+    gone = run(config, "delete", "20200101T000000Z-manual-abcdef", "--yes")
+    assert gone.exit_code == 1 and "no backup" in gone.stderr
+    listed = json.loads(run(config, "list", "--json").stdout)
+    assert listed[0]["verified"] is False and listed[0]["problems"]
+
+
+def test_help_lists_every_subcommand(config: Path) -> None:
+    result = run(config, "--help")
+    for name in ("create", "list", "verify", "restore", "prune", "delete"):
+        assert name in result.stdout
