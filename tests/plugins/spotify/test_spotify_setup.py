@@ -1,0 +1,107 @@
+"""First run: no client id -> the setup page (loopback or the one-time token only)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from spotify_support import REDIRECT_URI, Browser, audit_events
+
+from support.oauth_provider import LocalOAuthProvider
+
+LAN = "192.168.1.50"
+
+
+@pytest.fixture
+def fresh(spotify_app: Callable[..., Flask]) -> Flask:
+    return spotify_app({"client_id": ""})
+
+
+def _form_token(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def test_pages_lead_to_setup_which_shows_the_exact_redirect_uri(fresh: Flask) -> None:
+    browser = Browser(fresh)
+    assert browser.get("/").headers["Location"] == "/auth/setup"
+    assert browser.get("/auth/login").headers["Location"] == "/auth/setup"
+    page = browser.get("/auth/setup")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert f'<code id="redirect-uri">{REDIRECT_URI}</code>' in text
+    assert 'name="csrf_token"' in text
+
+
+def test_setup_stores_the_client_id_and_sign_in_works_without_restart(
+    fresh: Flask, provider: LocalOAuthProvider
+) -> None:
+    browser = Browser(fresh)
+    page = browser.get("/auth/setup").get_data(as_text=True)
+    resp = browser.post(
+        "/auth/setup",
+        {"csrf_token": _form_token(page, "csrf_token"), "client_id": provider.client.client_id},
+    )
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/auth/login"
+    assert browser.sign_in().status_code == 302
+    assert browser.get("/").status_code == 200
+    (event,) = audit_events(fresh, "auth.setup_client_id")
+    assert event.details["client_id"] == "soulspot-test" and event.ip == "127.0.0.1"
+
+
+def test_setup_refuses_other_machines_without_the_token(fresh: Flask) -> None:
+    stranger = Browser(fresh, remote_addr=LAN)
+    assert stranger.get("/auth/setup").status_code == 403
+    assert stranger.post("/auth/setup", {"client_id": "attackerclient"}).status_code == 403
+    assert stranger.get("/auth/setup?token=guess").status_code == 403
+
+
+def test_the_one_time_token_printed_by_serve_opens_setup(
+    fresh: Flask, provider: LocalOAuthProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from soulspot_spotify import plugin
+
+    plugin.before_serve(fresh)
+    printed = capsys.readouterr().out
+    token = re.search(r"/auth/setup\?token=([\w-]+)", printed)
+    assert token, printed
+    remote = Browser(fresh, remote_addr=LAN)
+    page = remote.get(f"/auth/setup?token={token.group(1)}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert _form_token(text, "setup_token") == token.group(1)
+    saved = remote.post(
+        "/auth/setup",
+        {"setup_token": token.group(1), "client_id": provider.client.client_id},
+    )
+    assert saved.status_code == 302
+    # one time: the token is spent, and the instance is now claimed
+    again = Browser(fresh, remote_addr=LAN).post(
+        "/auth/setup", {"setup_token": token.group(1), "client_id": "anotherclient"}
+    )
+    assert again.status_code == 302
+    assert again.headers["Location"].startswith("/auth/login")
+
+
+def test_serve_prints_nothing_once_configured(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from soulspot_spotify import plugin
+
+    plugin.before_serve(app)
+    assert "setup" not in capsys.readouterr().out
+
+
+def test_bad_client_id_is_a_validation_error(fresh: Flask) -> None:
+    resp = Browser(fresh).post("/auth/setup", {"client_id": "bad id!"})
+    assert resp.status_code == 422
+
+
+def test_configured_in_file_means_setup_only_explains(app: Flask) -> None:
+    page = Browser(app).get("/auth/setup").get_data(as_text=True)
+    assert "set in the config file" in page
+    assert Browser(app).post("/auth/setup", {"client_id": "otherclient1"}).status_code == 409
