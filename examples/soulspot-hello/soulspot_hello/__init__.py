@@ -1,0 +1,3 @@
+"""soulspot-hello: an example SoulSpot plugin (see README.md)."""
+
+__version__ = "0.1.0"
