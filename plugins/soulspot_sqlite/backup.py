@@ -7,8 +7,8 @@
   ``schema_versions`` table.
 * ``restore(src)``: verify, refuse a copy whose schema is newer than this code, copy it next
   to the live file, fsync, close every pooled connection, delete ``-wal``/``-shm`` (they belong
-  to the old file and would be replayed into the new one), rename it into place, then apply
-  pending migrations when ``auto_migrate`` is on.
+  to the old file and would be replayed into the new one), rename it into place. Migrating an
+  older copy to this code's schema is the caller's next step (``Storage.upgrade()``).
 """
 
 from __future__ import annotations
@@ -129,8 +129,6 @@ def restore(store: SqliteStorage, src: Path) -> None:
     os.replace(staging, target)
     _fsync_dir(target.parent)
     log.info("database restored", extra={"source": str(source)})
-    if store.config.auto_migrate:
-        store.upgrade()
 
 
 def backup_source(store: SqliteStorage) -> BackupSource:
