@@ -180,4 +180,12 @@ def install(app: Flask, cfg: SecurityConfig) -> Guard:
             methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             vary_header=True,
         )
+
+        @app.after_request
+        def vary_on_origin(response: Response) -> Response:
+            # flask-cors skips Vary with a single allowed origin; caches still need it.
+            if request.path.startswith("/api/"):
+                response.vary.add("Origin")
+            return response
+
     return guard
