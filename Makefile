@@ -57,5 +57,9 @@ docs-config: $(STAMP_RUN)
 	$(BIN)/soulspot config reference > docs/configuration.md
 	$(PY) scripts/production_config.py > config/production.example.toml
 
+## demo: click through sign-in offline: a local OAuth provider (Spotify stand-in) and SoulSpot
+demo: $(STAMP_RUN)
+	BIN=$(BIN) bash scripts/demo.sh
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache
