@@ -34,10 +34,13 @@ def main() -> None:
     allowed = [os.path.realpath(p) for p in sys.argv[1].split(":")] + ["/dev"]
     reported: set[tuple[str, str]] = set()
 
-    def outside(path: object) -> str | None:
+    def outside(path: object, dir_fd: object = None) -> str | None:
         if isinstance(path, int) or path is None:
             return None
         text = os.fsdecode(path) if isinstance(path, bytes | os.PathLike) else str(path)
+        if isinstance(dir_fd, int) and dir_fd >= 0 and not os.path.isabs(text):
+            # shutil.rmtree and friends work relative to an open directory
+            text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
         real = os.path.realpath(text)
         for root in allowed:
             if real == root or real.startswith(root + os.sep):
@@ -45,18 +48,25 @@ def main() -> None:
         return real
 
     def hook(event: str, args: tuple[object, ...]) -> None:
-        paths: list[object] = []
+        paths: list[tuple[object, object]] = []
         if event == "open":
             path, mode, flags = ([*list(args), None, None, None])[:3]
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
                 isinstance(flags, int) and flags & WRITE_FLAGS
             )
             if writes:
-                paths.append(path)
+                paths.append((path, None))
+        elif event in ("os.rename", "os.link"):
+            src, dst, src_fd, dst_fd = ([*list(args), None, None, None, None])[:4]
+            paths += [(src, src_fd), (dst, dst_fd)]
+        elif event in ("os.remove", "os.rmdir"):
+            paths.append((args[0], args[1] if len(args) > 1 else None))
+        elif event == "os.mkdir":
+            paths.append((args[0], args[2] if len(args) > 2 else None))
         elif event in PATH_EVENTS:
-            paths.extend(args[:2] if event in ("os.rename", "shutil.move") else args[:1])
-        for path in paths:
-            bad = outside(path)
+            paths.append((args[0], args[-1] if event in ("os.chmod", "os.chown") else None))
+        for path, dir_fd in paths:
+            bad = outside(path, dir_fd)
             if bad is not None and (event, bad) not in reported:
                 reported.add((event, bad))
                 os.write(2, f"READONLY-VIOLATION {event} {bad}\n".encode())

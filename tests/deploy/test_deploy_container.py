@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -206,7 +207,12 @@ def test_runs_as_the_image_does_without_writing_outside_data_and_tmp(tmp_path: P
         ]
         assert run(compose_cmd, cwd=app_dir, env=env).returncode == 0
         http_get(f"{base}/")
-        http_get(f"{base}/health/ready")
+        assert http_get(f"{base}/health/ready")[0] == 200
+        # The overdue backup taken at start-up also writes only inside the data dir.
+        deadline = time.monotonic() + 30
+        while not any((data / "backups").glob("*.tar*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any((data / "backups").glob("*.tar*")), "no start-up backup was written"
     _out, err = proc.communicate(timeout=5)
     assert proc.returncode == 0, err
     assert "READONLY-VIOLATION" not in err, err
