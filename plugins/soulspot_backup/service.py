@@ -164,6 +164,17 @@ class BackupService:
 
     # --- sources ---------------------------------------------------------------------------
 
+    def _clean_stale(self) -> None:
+        """Remove work files a killed process left behind. Called with the folder lock held
+        and nothing else of ours running (no other process can be writing them)."""
+        if self.lock.depth != 1:
+            return
+        for path in self.dir.iterdir():
+            if path.name.startswith((".staging-", ".restore-", ".verify-")) and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.name.startswith(".tmp-") and path.is_file():
+                path.unlink(missing_ok=True)
+
     def sources(self) -> list[BackupSource]:
         found: list[BackupSource] = []
         names: set[str] = set()
@@ -316,6 +327,7 @@ class BackupService:
         passphrase = passphrase or self.default_passphrase()
         started = time.perf_counter()
         with self.lock:
+            self._clean_stale()
             name = new_name(trigger, encrypted=bool(passphrase))
             staging = self.dir / f".staging-{name.id}"
             tmp = self.dir / f".tmp-{name.filename}"
@@ -443,20 +455,22 @@ class BackupService:
         info = self.get(ident)
         passphrase = passphrase or self.default_passphrase()
         work = self.dir / f".verify-{ident}-{os.getpid()}"
-        try:
-            work.mkdir(mode=0o700)
+        with self.lock:
+            self._clean_stale()
             try:
-                result = read_archive(info.path, passphrase, extract_to=work, progress=progress)
-            except (NeedsPassphrase, WrongPassphrase) as exc:
-                api.audit("backup.verified", outcome="refused", backup_id=ident, error=str(exc))
-                raise
-            problems = list(result.problems)
-            if result.manifest is not None and not problems:
-                progress("verifying the snapshot of each source")
-                problems += self._verify_sources(work, result.manifest)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        self._record_verification(ident, problems)
+                work.mkdir(mode=0o700)
+                try:
+                    result = read_archive(info.path, passphrase, extract_to=work, progress=progress)
+                except (NeedsPassphrase, WrongPassphrase) as exc:
+                    api.audit("backup.verified", outcome="refused", backup_id=ident, error=str(exc))
+                    raise
+                problems = list(result.problems)
+                if result.manifest is not None and not problems:
+                    progress("verifying the snapshot of each source")
+                    problems += self._verify_sources(work, result.manifest)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            self._record_verification(ident, problems)
         api.audit(
             "backup.verified",
             outcome="ok" if not problems else "failed",
@@ -484,6 +498,7 @@ class BackupService:
         from soulspot import api
 
         with self.lock:
+            self._clean_stale()
             path = self._resolve(ref)
             parsed = parse_name(path.name)
             ident = parsed.id if parsed is not None else path.name
