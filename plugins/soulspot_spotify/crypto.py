@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -125,3 +126,38 @@ def _create_key_file(path: Path) -> None:
         fh.write(generate_key() + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def backup_source(ring: KeyRing) -> Any:
+    """The key file as a *sensitive* backup source: only passphrase-encrypted backups hold
+    it, so a plain backup never carries both the tokens and the key that opens them."""
+    from soulspot.types import BackupSource
+
+    def snapshot(dest: Path) -> None:
+        ring.keys()  # make sure the file exists
+        write_key_file(dest / KEY_FILE_NAME, read_key_file(ring.path))
+
+    def verify(src: Path) -> list[str]:
+        path = src / KEY_FILE_NAME
+        if not path.exists():
+            return [f"{KEY_FILE_NAME} is missing"]
+        keys = read_key_file(path)
+        if not keys:
+            return [f"{KEY_FILE_NAME} holds no key"]
+        try:
+            _multi(keys)
+        except (ValueError, TypeError):
+            return [f"{KEY_FILE_NAME} holds something that is not a Fernet key"]
+        return []
+
+    def restore(src: Path) -> None:
+        write_key_file(ring.path, read_key_file(src / KEY_FILE_NAME))
+        ring.reload()
+
+    return BackupSource(
+        name="spotify-token-keys",
+        snapshot=snapshot,
+        restore=restore,
+        verify=verify,
+        sensitive=True,
+    )

@@ -160,3 +160,13 @@ def before_serve(app: Flask) -> None:
         "(from this machine, http://127.0.0.1 works without the token).",
         flush=True,
     )
+
+
+@hookimpl
+def backup_sources(app: Flask) -> Iterable[Any]:
+    from .crypto import backup_source
+
+    ring = _rt(app).keyring
+    # Keys from the config are backed up with the config (the backup plugin treats a config
+    # holding secrets as sensitive); only the generated key file is ours to save.
+    return [] if ring.from_config else [backup_source(ring)]

@@ -149,3 +149,36 @@ def test_bad_configured_key_is_a_config_error(spotify_app: Callable[..., Flask])
         spotify_app({"token_keys": ["not-a-key"]})
     assert "token_keys" in str(caught.value)
     assert "not-a-key" not in str(caught.value)
+
+
+def test_key_file_is_a_sensitive_backup_source(app: Flask, tmp_path: Path) -> None:
+    from soulspot_spotify import plugin
+
+    (source,) = plugin.backup_sources(app)
+    assert source.name == "spotify-token-keys" and source.sensitive
+    ring = app.extensions["soulspot_spotify"].keyring
+    before = ring.keys()
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    source.snapshot(snap)
+    assert source.verify(snap) == []
+    (snap / "spotify_token_keys").write_text("garbage\n")
+    assert source.verify(snap) != []
+    (snap / "spotify_token_keys").write_text("\n".join(before) + "\n")
+    ring.path.write_text(Fernet.generate_key().decode() + "\n")  # a key lost since
+    source.restore(snap)
+    assert ring.keys() == before
+
+
+def test_a_plain_backup_never_holds_the_token_key(app: Flask, browser: Browser) -> None:
+    from soulspot import api
+
+    browser.sign_in()
+    (key,) = app.extensions["soulspot_spotify"].keyring.keys()
+    backup_id = in_app(app, lambda: api.take_backup("manual"))
+    assert backup_id
+    data_dir = app.extensions["soulspot"].data_dir
+    files = [p for p in data_dir.rglob("*") if p.is_file() and "keys" not in p.parts]
+    assert any(backup_id in str(p) for p in files)
+    for path in files:
+        assert key.encode() not in path.read_bytes(), path
