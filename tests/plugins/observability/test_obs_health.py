@@ -175,3 +175,22 @@ def test_health_page_nav_and_dashboard_panel(make_app: Any) -> None:
     assert "not ready" not in dashboard
     refused = client.get("/system/health", environ_base={"REMOTE_ADDR": "192.0.2.10"})
     assert refused.status_code == 403  # no sign-in plugin: loopback only
+
+
+def test_ready_turns_503_while_the_real_database_is_locked_and_200_after(make_app: Any) -> None:
+    app = make_app(NO_CACHE, disable=("spotify", "backup", "security", "metrics"))
+    client = app.test_client()
+    assert client.get("/health/ready").status_code == 200
+    store = app.extensions["soulspot"].storage
+    blocker = sqlite3.connect(store.path, timeout=0.1, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        down = client.get("/health/ready")
+        assert down.status_code == 503
+        failing = {f["name"]: f for f in down.json["failing"]}
+        assert "database" in failing and "locked" in failing["database"]["message"]
+        assert client.get("/health/live").status_code == 200  # liveness does not care
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert client.get("/health/ready").status_code == 200
