@@ -211,13 +211,22 @@ def secret_values(settings: Settings) -> set[str]:
     """Every configured secret's value (for log redaction)."""
     found: set[str] = set()
 
+    def visit(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            if value.get_secret_value():
+                found.add(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            walk(value)
+        elif isinstance(value, list | tuple | set | frozenset):
+            for item in value:  # list[SecretStr]: e.g. old token keys kept for rotation
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
     def walk(model: BaseModel) -> None:
         for key in type(model).model_fields:
-            value = getattr(model, key)
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                found.add(value.get_secret_value())
-            elif isinstance(value, BaseModel):
-                walk(value)
+            visit(getattr(model, key))
 
     walk(settings.kernel)
     for model in settings.plugins.values():
