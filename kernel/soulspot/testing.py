@@ -1,10 +1,18 @@
 """Test helpers for SoulSpot and its plugins (a pytest plugin: ``pytest_plugins =
 ["soulspot.testing"]``).
 
-``make_app(config=..., plugins=[("name", module)], disable=[...])`` builds an app on a fresh
-data dir under ``tmp_path``, isolated from the caller's ``SOULSPOT_*`` environment.
-``LiveServer`` serves an app on a free loopback port in a background thread (waitress, the
-same server as ``soulspot serve``) for tests that need real HTTP.
+Fixtures:
+
+- ``make_app(config=..., plugins=[("name", module)], disable=[...], only=[...])`` builds an
+  app on a fresh data dir under ``tmp_path``, isolated from the caller's ``SOULSPOT_*``
+  environment (``only`` disables every installed plugin not named);
+- ``live_server(app)`` serves an app on a free loopback port in a background thread
+  (waitress, the same server as ``soulspot serve``) until the test ends;
+- ``run_cli(args, config=..., disable=..., only=...)`` runs the ``soulspot`` command in
+  process (click's ``CliRunner``) against a config file under ``tmp_path``.
+
+Functions: :func:`build_app`, :func:`run_jobs` (run a scheduled job once, as the scheduler
+would), :func:`installed_plugins`; :class:`LiveServer` (a context manager).
 """
 
 from __future__ import annotations
@@ -32,6 +40,24 @@ def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+def installed_plugins() -> list[str]:
+    """Names of every plugin installed in this environment (entry points; nothing imported)."""
+    from .plugins import discover
+
+    return sorted(discover())
+
+
+def _disabled(
+    env: Mapping[str, str], disable: Iterable[str], only: Iterable[str] | None
+) -> list[str]:
+    names = [n for n in env.get("SOULSPOT_DISABLE_PLUGINS", "").split(",") if n.strip()]
+    names += list(disable)
+    if only is not None:
+        keep = set(only)
+        names += [n for n in installed_plugins() if n not in keep]
+    return sorted(set(names))
+
+
 def build_app(
     data_dir: Path,
     config: Mapping[str, Any] | None = None,
@@ -40,12 +66,17 @@ def build_app(
     disable: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
     config_path: str | os.PathLike[str] | None = None,
+    only: Iterable[str] | None = None,
 ) -> Flask:
-    """An app with its data in ``data_dir`` and no config file unless ``config_path``."""
+    """An app with its data in ``data_dir`` and no config file unless ``config_path``.
+
+    ``disable`` names plugins to disable; ``only`` disables every installed plugin it does
+    not name (plugins passed in ``plugins`` are always registered)."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("SOULSPOT")}
     base_env.update(env or {})
-    if disable:
-        base_env["SOULSPOT_DISABLE_PLUGINS"] = ",".join(disable)
+    disabled = _disabled(base_env, disable, only)
+    if disabled:
+        base_env["SOULSPOT_DISABLE_PLUGINS"] = ",".join(disabled)
     if config_path is None:
         config_path = data_dir.parent / "soulspot-test.toml"
         if not Path(config_path).exists():
@@ -108,8 +139,97 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
         disable: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
         data_dir: Path | None = None,
+        only: Iterable[str] | None = None,
     ) -> Flask:
         target = data_dir or tmp_path / f"data{next(counter)}"
-        return build_app(target, config, plugins=plugins, disable=disable, env=env)
+        return build_app(target, config, plugins=plugins, disable=disable, env=env, only=only)
 
     yield factory
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
+    """Factory fixture: ``server = live_server(app)`` serves ``app`` on ``server.url`` until
+    the test ends."""
+    started: list[LiveServer] = []
+
+    def start(app: Flask, threads: int = 4) -> LiveServer:
+        server = LiveServer(app, threads=threads).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.__exit__(None, None, None)
+
+
+def to_toml(config: Mapping[str, Any]) -> str:
+    """Write a nested mapping of tables and plain values (str, int, float, bool, lists of
+    those) as TOML."""
+    import json
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(str(v))
+
+    lines: list[str] = []
+
+    def table(prefix: str, data: Mapping[str, Any]) -> None:
+        plain = {k: v for k, v in data.items() if not isinstance(v, Mapping)}
+        if prefix and (plain or not data):
+            lines.append(f"[{prefix}]")
+        lines.extend(f"{k} = {value(v)}" for k, v in plain.items())
+        for k, v in data.items():
+            if isinstance(v, Mapping):
+                table(f"{prefix}.{k}" if prefix else k, v)
+
+    table("", config)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., Any]:
+    """Factory fixture: ``result = run_cli(["hello", "greet"], config={...}, disable=[...],
+    only=[...], env={...}, input="y\\n")`` runs ``soulspot`` in process with a config file
+    whose ``[kernel] data_dir`` is under ``tmp_path``; returns click's ``Result``
+    (``exit_code``, ``output``, ``stdout``, ``stderr``)."""
+    import copy
+
+    from click.testing import CliRunner
+
+    from . import cli as cli_module
+
+    kernel_commands = ("serve", "plugins", "config")
+    counter = iter(range(1000))
+
+    def invoke(
+        args: Iterable[str],
+        *,
+        config: Mapping[str, Any] | None = None,
+        disable: Iterable[str] = (),
+        only: Iterable[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+    ) -> Any:
+        n = next(counter)
+        path = tmp_path / f"cli{n}.toml"
+        merged = deep_merge({"kernel": {"data_dir": str(tmp_path / f"cli-data{n}")}}, config or {})
+        path.write_text(to_toml(merged))
+        run_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("SOULSPOT")}
+        run_env.update(env or {})
+        disabled = _disabled({k: v for k, v in run_env.items() if v is not None}, disable, only)
+        run_env["SOULSPOT_DISABLE_PLUGINS"] = ",".join(disabled) or None
+        # a fresh group each time: plugin commands depend on which plugins are enabled
+        group = copy.copy(cli_module.cli)
+        group.commands = {k: v for k, v in cli_module.cli.commands.items() if k in kernel_commands}
+        group._plugins_loaded = False
+        return CliRunner().invoke(
+            group, ["--config", str(path), *args], env=run_env, input=input, prog_name="soulspot"
+        )
+
+    return invoke

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 import shutil
 import signal
@@ -38,7 +39,9 @@ OFF = {"SOULSPOT_DISABLE_PLUGINS": ALL_BUILTINS_OFF}
 def hello_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``pip install --no-deps --no-build-isolation --target <dir>`` of a copy of the example,
     done once for all workers (a lock file in the shared base temp dir)."""
-    shared = tmp_path_factory.getbasetemp().parent
+    base = tmp_path_factory.getbasetemp()
+    # under xdist each worker's base temp is <session>/popen-gwN: share <session>
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     target = shared / "hello-site"
     with open(shared / "hello-site.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -217,4 +220,4 @@ def test_the_examples_own_tests_pass(tmp_path, hello_site):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "6 passed" in result.stdout

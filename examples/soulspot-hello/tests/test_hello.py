@@ -50,3 +50,14 @@ def test_bad_config_is_refused(make_app):
 def test_can_be_disabled(make_app):
     app = make_app(disable=[*OTHERS, "hello"])
     assert app.test_client().get("/hello").status_code == 404
+
+
+def test_command(run_cli):
+    # `run_cli` runs `soulspot` in process against a config file it writes under tmp_path
+    result = run_cli(
+        ["hello", "greet", "--name", "Ada"],
+        config={"plugins": {"hello": {"greeting": "Ahoy"}}},
+        disable=OTHERS,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "Ahoy, Ada!"
