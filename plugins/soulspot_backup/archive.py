@@ -28,6 +28,7 @@ import re
 import secrets
 import struct
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -275,25 +276,22 @@ def _b64(data: bytes) -> str:
 # --- writing -------------------------------------------------------------------------------
 
 
-class _Hashing:
-    """A file wrapper that hashes what tarfile reads from it."""
-
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.fh = fh
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.fh.read(size)
-        self.hash.update(data)
-        self.size += len(data)
-        return data
-
-
 def staged_files(staging: Path) -> Iterator[tuple[str, Path]]:
     """``(member name, path)`` for every file under ``staging`` in a stable order."""
     for path in sorted(p for p in staging.rglob("*") if p.is_file() and not p.is_symlink()):
         yield "sources/" + path.relative_to(staging).as_posix(), path
+
+
+def _header(name: str, size: int, mtime: float) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = int(mtime)
+    info.mode = 0o600
+    return info.tobuf(format=tarfile.PAX_FORMAT)
+
+
+def _pad(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
 
 
 def write_archive(
@@ -304,35 +302,38 @@ def write_archive(
     progress: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     """Write the files under ``staging`` and ``manifest`` (completed with every member's
-    sha256 and size) to ``target``, fsynced. ``target`` should be a temporary name; the
-    caller renames it. Returns the completed manifest."""
+    sha256 and size) to ``target`` as a POSIX tar stream, fsynced. ``target`` should be a
+    temporary name; the caller renames it. Returns the completed manifest.
+
+    The tar framing is written here (headers from :mod:`tarfile`) so each member is copied
+    once, in 1 MiB blocks, hashed on the way."""
     members: dict[str, dict[str, Any]] = {}
-    with target.open("xb", buffering=CHUNK) as raw:
+    with target.open("xb", buffering=0) as raw:
         sink: Any = _EncryptingWriter(raw, passphrase) if passphrase else raw
-        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            for name, path in staged_files(staging):
-                info = tarfile.TarInfo(name)
-                stat = path.stat()
-                info.size = stat.st_size
-                info.mtime = int(stat.st_mtime)
-                info.mode = 0o600
-                progress(f"archiving {name} ({_mb(info.size)})")
-                with path.open("rb") as fh:
-                    hashing = _Hashing(fh)
-                    tar.addfile(info, hashing)
-                if hashing.size != info.size:
+        for name, path in staged_files(staging):
+            with path.open("rb", buffering=0) as fh:
+                stat = os.fstat(fh.fileno())
+                progress(f"archiving {name} ({_mb(stat.st_size)})")
+                sink.write(_header(name, stat.st_size, stat.st_mtime))
+                digest = hashlib.sha256()
+                size = 0
+                while size < stat.st_size:
+                    block = fh.read(min(CHUNK, stat.st_size - size))
+                    if not block:
+                        break
+                    digest.update(block)
+                    sink.write(block)
+                    size += len(block)
+                if size != stat.st_size or fh.read(1):
                     raise BackupError(f"{name} changed while it was archived")
-                members[name] = {"sha256": hashing.hash.hexdigest(), "size": hashing.size}
-            manifest = {**manifest, "members": members}
-            data = json.dumps(manifest, indent=2, sort_keys=True).encode()
-            info = tarfile.TarInfo(MANIFEST_NAME)
-            info.size = len(data)
-            info.mtime = int(dt.datetime.now(dt.UTC).timestamp())
-            info.mode = 0o600
-            tar.addfile(info, io.BytesIO(data))
+                sink.write(_pad(size))
+            members[name] = {"sha256": digest.hexdigest(), "size": size}
+        manifest = {**manifest, "members": members}
+        data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        sink.write(_header(MANIFEST_NAME, len(data), time.time()) + data + _pad(len(data)))
+        sink.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # end of archive
         if passphrase:
             sink.finish()
-        raw.flush()
         os.fsync(raw.fileno())
     return manifest
 
@@ -394,7 +395,10 @@ def read_archive(
         else:
             raw.seek(0)
         try:
-            with tarfile.open(fileobj=source, mode="r|") as tar:
+            # plain archives are read with random access (members straight from the file);
+            # encrypted ones as a stream, in big blocks
+            mode = "r|" if reader is not None else "r:"
+            with tarfile.open(fileobj=source, mode=mode, bufsize=CHUNK) as tar:
                 for member in tar:
                     if member.name == MANIFEST_NAME and member.isfile():
                         fh = tar.extractfile(member)
