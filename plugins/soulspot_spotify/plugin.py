@@ -38,8 +38,9 @@ def init_app(app: Flask) -> None:
     from .runtime import EXTENSION, Runtime
 
     # authlib logs tokens and PKCE verifiers at DEBUG: never let those through.
+    # An explicit level, so a root logger later set to DEBUG does not open it up again.
     authlib_log = logging.getLogger("authlib")
-    if authlib_log.getEffectiveLevel() < logging.INFO:
+    if authlib_log.level < logging.INFO:  # NOTSET (0) included
         authlib_log.setLevel(logging.INFO)
     config = app.extensions["soulspot"].settings.plugins["spotify"]
     app.extensions[EXTENSION] = Runtime(app, config)

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from flask import (
     Blueprint,
     after_this_request,
@@ -234,14 +235,10 @@ def callback(query: CallbackQuery) -> Response:
         raise _sign_in_failed(
             "provider_unreachable", f"Spotify could not complete the sign-in: {exc}", status=502
         ) from None
-    except Exception as exc:  # requests' errors and anything else from the network
-        import requests
-
-        if isinstance(exc, requests.RequestException):
-            raise _sign_in_failed(
-                "provider_unreachable", "Spotify could not be reached.", status=502
-            ) from None
-        raise
+    except requests.RequestException:
+        raise _sign_in_failed(
+            "provider_unreachable", "Spotify could not be reached.", status=502
+        ) from None
     user_id: str = profile["id"]
     display_name = str(profile.get("display_name") or user_id)
 
