@@ -397,12 +397,18 @@ def read_archive(
         try:
             # plain archives are read with random access (members straight from the file);
             # encrypted ones as a stream, in big blocks
-            mode = "r|" if reader is not None else "r:"
-            with tarfile.open(fileobj=source, mode=mode, bufsize=CHUNK) as tar:
+            tar = (
+                tarfile.open(fileobj=source, mode="r|", bufsize=CHUNK)  # noqa: SIM115
+                if reader is not None
+                else tarfile.open(fileobj=source, mode="r:", bufsize=CHUNK)  # noqa: SIM115
+            )
+            with tar:
                 for member in tar:
                     if member.name == MANIFEST_NAME and member.isfile():
                         fh = tar.extractfile(member)
-                        assert fh is not None
+                        if fh is None:
+                            problems.append("the manifest cannot be read")
+                            continue
                         try:
                             manifest = json.loads(fh.read())
                         except ValueError:
@@ -457,7 +463,8 @@ def _consume(
     tar: tarfile.TarFile, member: tarfile.TarInfo, safe: PurePosixPath, extract_to: Path | None
 ) -> dict[str, Any]:
     fh = tar.extractfile(member)
-    assert fh is not None
+    if fh is None:
+        raise BackupError(f"{member.name} cannot be read from the archive")
     digest = hashlib.sha256()
     size = 0
     out: IO[bytes] | None = None

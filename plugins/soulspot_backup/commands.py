@@ -15,7 +15,7 @@ import click
 
 from soulspot.cli import confirm, fail, with_app
 
-PASSPHRASE_ENV = "SOULSPOT_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name
+PASSPHRASE_ENV = "SOULSPOT_BACKUP_PASSPHRASE"  # noqa: S105  # nosec B105
 
 
 def _progress(message: str) -> None:
