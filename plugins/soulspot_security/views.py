@@ -41,11 +41,6 @@ class AuditFilter(BaseModel):
     until: dt.date | None = Field(None, description="Last day (UTC), inclusive.")
     page: int = Field(1, ge=1, le=100_000, description="Page number, from 1.")
 
-    @field_validator("event", "since", "until", mode="before")
-    @classmethod
-    def _blank(cls, value: Any) -> Any:
-        return _blank_to_none(value)
-
     def bounds(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         since = (
             dt.datetime.combine(self.since, dt.time.min, dt.UTC) if self.since is not None else None
@@ -56,6 +51,15 @@ class AuditFilter(BaseModel):
             else None
         )
         return since, until
+
+
+class AuditPageFilter(AuditFilter):
+    """The Audit page's filter form submits empty fields for "any": those mean no filter."""
+
+    @field_validator("event", "since", "until", mode="before")
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return _blank_to_none(value)
 
 
 class AuditEventOut(BaseModel):
@@ -127,8 +131,8 @@ def _page(query: AuditFilter) -> dict[str, Any]:
 
 
 @bp.get("/audit")
-@validate(query=AuditFilter)
-def audit_page(query: AuditFilter) -> str:
+@validate(query=AuditPageFilter)
+def audit_page(query: AuditPageFilter) -> str:
     if not has_storage():
         return render_template("security/audit.html", enabled=False, query=query)
     data = _page(query)
