@@ -19,7 +19,8 @@ EXTENSION = "soulspot.security"
 
 def config(app: Flask) -> SecurityConfig:
     cfg = app.extensions["soulspot"].settings.plugins["security"]
-    assert isinstance(cfg, SecurityConfig)
+    if not isinstance(cfg, SecurityConfig):  # only if someone replaced the config model
+        raise TypeError("[plugins.security] was not validated with SecurityConfig")
     return cfg
 
 
