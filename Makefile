@@ -61,5 +61,9 @@ docs-config: $(STAMP_RUN)
 demo: $(STAMP_RUN)
 	BIN=$(BIN) bash scripts/demo.sh
 
+## bench: every benchmark in bench/, each side by side with its baseline (not part of `make test`)
+bench: $(STAMP_RUN)
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache

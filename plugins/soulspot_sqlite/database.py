@@ -7,6 +7,11 @@ one costs about half a millisecond) with two additions in ``execute_sql`` and ``
 * "database is locked" after SQLite's own ``busy_timeout`` is retried with bounded,
   jittered back-off, as long as retrying is safe: a statement outside a transaction
   (autocommit: it had no effect) or the ``BEGIN`` that opens one.
+* writers of this process queue on one in-process lock (``BEGIN IMMEDIATE``/``EXCLUSIVE``
+  until COMMIT/ROLLBACK, and single autocommit writes) before they ask SQLite. SQLite's busy
+  handler polls with sleeps of up to 100 ms, so threads competing inside SQLite see long
+  tail latencies; a lock hands over at once. SQLite's own locking still guards against
+  other processes (the CLI, a second server).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import random
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +36,7 @@ Observer = Callable[[str, Any, float, BaseException | None], None]
 
 _LOCKED = ("database is locked", "database is busy", "database table is locked")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
 def is_locked_error(exc: BaseException) -> bool:
@@ -74,6 +81,25 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         self.retry_seconds = retry_seconds
         self.observer: Observer | None = None
         self.lock_retries = 0
+        self._writer = threading.Lock()
+        self._writer_wait = busy_timeout_ms / 1000.0 + retry_seconds
+        self._held = threading.local()
+
+    # -- the in-process writer queue ---------------------------------------------------------
+
+    def _acquire_writer(self) -> bool:
+        """Take the writer lock unless this thread holds it; True when taken now."""
+        if getattr(self._held, "writer", False):
+            return False
+        if not self._writer.acquire(timeout=self._writer_wait):
+            raise peewee.OperationalError("database is locked (waited for another writer)")
+        self._held.writer = True
+        return True
+
+    def _release_writer(self) -> None:
+        if getattr(self._held, "writer", False):
+            self._held.writer = False
+            self._writer.release()
 
     # -- retries -------------------------------------------------------------------------
 
@@ -99,34 +125,54 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
     def execute_sql(self, sql: str, params: Any = None) -> Any:
         start = time.perf_counter()
         error: BaseException | None = None
+        autocommit = not self.in_transaction()
+        queued = autocommit and _WRITE_STATEMENT.match(sql) is not None and self._acquire_writer()
         try:
             return self._retrying(
                 lambda: super(SoulspotSqliteDatabase, self).execute_sql(sql, params),
-                retry_allowed=not self.in_transaction(),
+                retry_allowed=autocommit,
             )
         except BaseException as exc:
             error = exc
             raise
         finally:
+            if queued:
+                self._release_writer()
             observer = self.observer
             if observer is not None:
                 observer(sql, params, time.perf_counter() - start, error)
 
     def begin(self, lock_type: str | None = None) -> None:
         start = time.perf_counter()
-        statement = f"BEGIN {lock_type or self._lock_type or ''}".strip()
+        kind = (lock_type or self._lock_type or "").upper()
+        statement = f"BEGIN {kind}".strip()
         error: BaseException | None = None
+        queued = kind in ("IMMEDIATE", "EXCLUSIVE") and self._acquire_writer()
         try:
             self._retrying(
                 lambda: super(SoulspotSqliteDatabase, self).begin(lock_type), retry_allowed=True
             )
         except BaseException as exc:
             error = exc
+            if queued:
+                self._release_writer()
             raise
         finally:
             observer = self.observer
             if observer is not None:
                 observer(statement, None, time.perf_counter() - start, error)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release_writer()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release_writer()
 
     def release_thread_connection(self) -> None:
         """Give this thread's connection back to the pool (no-op inside a transaction)."""

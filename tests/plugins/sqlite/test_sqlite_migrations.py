@@ -163,6 +163,7 @@ def test_newer_schema_refuses_to_start_with_a_clear_message(make_app, tmp_path):
     conn.close()
 
 
+@pytest.mark.slow
 def test_newer_schema_refusal_on_the_command_line(tmp_path, make_app):
     data = tmp_path / "data"
     make_app(data_dir=data, disable=["spotify", "observability", "metrics", "security", "backup"])
@@ -246,6 +247,7 @@ def test_auto_migrate_off_leaves_pending_and_readiness_fails(make_app, tmp_path)
     assert database_check(store).status == "ok"
 
 
+@pytest.mark.slow
 def test_db_commands(tmp_path, make_app):
     data = tmp_path / "data"
     config = write_config(tmp_path, data)
