@@ -48,9 +48,9 @@ def init_app(app: Flask) -> None:
 
 @hookimpl
 def register_blueprints(app: Flask) -> Iterable[Blueprint]:
-    from .views import bp
+    from .views import api_bp, bp
 
-    return [bp]
+    return [bp, api_bp]
 
 
 @hookimpl

@@ -443,6 +443,77 @@ def setup_save(form: SetupForm) -> Response:
     return redirect(url_for("spotify.login"))
 
 
+# --- connection check and status API --------------------------------------------------------
+
+
+@bp.post("/check")
+@validate(form=CsrfOnlyForm)
+def check_connection(form: CsrfOnlyForm) -> Response:
+    """Ask Spotify who we are with the stored tokens (refreshing them when needed)."""
+    rt = runtime()
+    user = _signed_in()
+    from .tokens import SpotifyClient
+
+    try:
+        profile = SpotifyClient(rt).get("/me", user.id)
+    except RateLimited as exc:
+        flash(f"Spotify is busy: try again in {exc.retry_after} seconds.", "warn")
+    except TokenError as exc:
+        flash(f"Spotify connection failed: {exc}", "error")
+    else:
+        name = profile.get("display_name") or profile.get("id")
+        flash(f"Spotify connection works: signed in as {name}.", "ok")
+    return redirect(url_for("spotify.sessions_page"))
+
+
+class SpotifyStatusOut(BaseModel):
+    connected: bool
+    reauth_needed: bool
+    reason: str | None
+    consented_at: str | None
+    reauthorise_by: str | None
+    days_left: int | None
+
+
+class AuthStatusOut(BaseModel):
+    """Who is signed in and the state of their Spotify connection."""
+
+    user_id: str
+    display_name: str
+    is_owner: bool
+    spotify: SpotifyStatusOut
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+api_bp = Blueprint("spotify_api", __name__, url_prefix="/api/auth")
+
+
+@api_bp.get("/status")
+@validate(query=NoParams, response=AuthStatusOut, summary="Signed-in user and Spotify state")
+def api_status(query: NoParams) -> Response:
+    from flask import jsonify
+
+    user = _signed_in()
+    status = runtime().tokens.status(user.id)
+    out = AuthStatusOut(
+        user_id=user.id,
+        display_name=user.display_name,
+        is_owner=user.is_owner,
+        spotify=SpotifyStatusOut(
+            connected=status.connected,
+            reauth_needed=status.reauth_needed,
+            reason=status.reason,
+            consented_at=status.consented_at.isoformat() if status.consented_at else None,
+            reauthorise_by=status.reauthorise_by.isoformat() if status.reauthorise_by else None,
+            days_left=status.days_left,
+        ),
+    )
+    return jsonify(out.model_dump(mode="json"))
+
+
 # --- dashboard -----------------------------------------------------------------------------
 
 

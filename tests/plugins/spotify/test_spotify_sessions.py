@@ -146,7 +146,10 @@ def test_sessions_page_revoke_one_and_sign_out_everywhere(
     assert revoked.status_code == 302
     assert phone.get("/").status_code == 302
     assert laptop.get("/").status_code == 200
-    assert [e.details["own"] for e in audit_events(app, "auth.session_revoked")] == [False]
+    (revoke_event,) = audit_events(app, "auth.session_revoked")
+    assert revoke_event.details["own"] is False
+    assert revoke_event.ip == "127.0.0.1" and revoke_event.user_agent == "TestBrowser/1.0"
+    assert revoke_event.request_id and revoke_event.actor == "alice"
 
     phone.sign_in()
     everywhere = laptop.post("/auth/sessions/revoke-all", {"csrf_token": laptop.csrf_token()})

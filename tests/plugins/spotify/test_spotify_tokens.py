@@ -99,7 +99,6 @@ def test_a_401_refreshes_once_and_retries(
     assert provider.calls["me"] == 3  # sign-in, the 401, the retry
 
 
-@pytest.mark.slow
 def test_refresh_race_of_8_threads_calls_the_token_endpoint_once(
     app: Flask, browser: Browser, provider: LocalOAuthProvider
 ) -> None:
@@ -244,3 +243,30 @@ def test_no_token_in_the_database_file_or_the_logs(
         assert secret not in logged
         assert secret.encode() not in blob
     assert logging.getLogger("authlib").getEffectiveLevel() > logging.DEBUG
+
+
+def test_status_api_and_connection_check(
+    app: Flask, browser: Browser, provider: LocalOAuthProvider
+) -> None:
+    assert browser.get("/api/auth/status").status_code == 401
+    browser.sign_in()
+    status = browser.get("/api/auth/status").get_json()
+    assert status["user_id"] == "alice" and status["is_owner"] is True
+    assert status["spotify"]["connected"] is True and status["spotify"]["days_left"] == 181
+    assert browser.get("/api/auth/status?x=1").status_code == 422
+
+    ok = browser.post("/auth/check", {"csrf_token": browser.csrf_token()})
+    assert ok.status_code == 302
+    assert "Spotify connection works" in browser.get("/auth/sessions").get_data(as_text=True)
+
+    provider.refresh_tokens_expired = True
+    _expire_locally(app)
+    browser.post("/auth/check", {"csrf_token": browser.csrf_token()})
+    page = browser.get("/auth/sessions").get_data(as_text=True)
+    assert "Spotify connection failed" in page and "Re-authorisation needed" in page
+    assert browser.get("/api/auth/status").get_json()["spotify"]["reason"] == "invalid_grant"
+    # refresh failures and purges in a request carry who, where and which request
+    for name in ("auth.refresh_failed", "auth.tokens_purged"):
+        (event,) = audit_events(app, name)
+        assert event.ip == "127.0.0.1" and event.user_agent == "TestBrowser/1.0"
+        assert event.request_id and event.actor == "alice" and event.time
