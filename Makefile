@@ -7,7 +7,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 SYSTEM_STAMP := $(VENV)/.installed-system
 
-.PHONY: run test lint type security unit e2e check-system bench soak demo clean docs-config
+.PHONY: run test audit-deps lint type security unit e2e check-system bench soak demo clean docs-config
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,13 @@ test: $(STAMP_TEST) $(SYSTEM_STAMP)
 	$(BIN)/bandit -q -c pyproject.toml -r kernel plugins
 	$(BIN)/actionlint .github/workflows/*.yml
 	$(BIN)/hadolint Dockerfile
+	$(MAKE) --no-print-directory audit-deps
 	$(BIN)/pytest -n auto -q
+
+## audit-deps: known vulnerabilities in installed dependencies (pip-audit; needs internet,
+## says NOT AUDITED and does not fail when the vulnerability service cannot be reached)
+audit-deps: $(STAMP_TEST)
+	$(PY) scripts/audit_deps.py
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check kernel plugins tests bench examples
