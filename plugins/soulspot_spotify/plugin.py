@@ -122,10 +122,14 @@ def metrics(app: Flask) -> Iterable[Any]:
     )
 
     def count() -> float:
+        from flask import current_app, has_app_context
+
         state = app.extensions["soulspot"]
         if state.storage is None:
             return float("nan")
         try:
+            if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+                return float(len(_rt(app).sessions.active()))  # a scrape inside a request
             with app.app_context(), state.storage.connection():
                 return float(len(_rt(app).sessions.active()))
         except Exception:  # a scrape must not fail because the store is busy
