@@ -148,23 +148,33 @@ def register(cli: click.Group) -> None:
             fail(f"backup {backup_id} is damaged: do not restore it", code=1)
         click.echo(f"backup {backup_id} verified: sound")
 
+    @with_app
+    def _restore(backup: str, passphrase: str | None) -> Any:
+        svc = _service()
+        return _run(lambda p: svc.restore(backup, p, _progress), passphrase)
+
     @backup.command("restore")
     @click.argument("backup")
     @passphrase_option
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    @with_app
     def restore(backup: str, passphrase: str | None, yes: bool) -> None:
         """Restore BACKUP (an id from `list`, or the path of an archive file).
 
         The archive is verified first; the current data is backed up (or, when too damaged,
-        set aside) before it is replaced; the app is in maintenance meanwhile."""
-        svc = _service()
+        set aside) before it is replaced; the app is in maintenance meanwhile. Works when the
+        database is missing or too damaged for SoulSpot to start."""
+        from .service import RECOVERY
+
         confirm(
             f"Replace the current data with backup {backup}? (A pre-restore backup is taken "
             "first.)",
             yes,
         )
-        summary = _run(lambda p: svc.restore(backup, p, _progress), passphrase)
+        token = RECOVERY.set(True)
+        try:
+            summary = _restore(backup, passphrase)
+        finally:
+            RECOVERY.reset(token)
         click.echo(f"restored {summary['backup_id']} ({', '.join(summary['sources']) or '-'})")
         click.echo(f"the previous state is kept in {summary['pre_restore']}")
         if summary["migrations"]:

@@ -6,7 +6,7 @@ inside the hooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
@@ -39,6 +39,18 @@ def _service(app: Flask) -> Any:
     from .service import service
 
     return service(app)
+
+
+@hookimpl(wrapper=True)
+def storage(app: Flask) -> Generator[None, Any, Any]:
+    """Not a storage provider: wraps the store's hook so that ``soulspot backup restore`` can
+    move a database file that cannot even be opened aside before the store starts on it."""
+    store = yield
+    if store is not None:
+        from .service import set_aside_if_unreadable
+
+        set_aside_if_unreadable(app, store)
+    return store
 
 
 @hookimpl

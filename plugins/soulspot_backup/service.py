@@ -9,6 +9,7 @@ write the folder at the same time).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import fcntl
 import json
@@ -45,6 +46,12 @@ from .config import BackupConfig
 from .retention import Candidate, Policy, to_prune
 
 log = logging.getLogger("soulspot.backup")
+
+#: Set by ``soulspot backup restore`` while it builds the app: a database file too damaged to
+#: open is then moved aside before the store starts (else the app could not start to restore).
+RECOVERY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "soulspot_backup_recovery", default=False
+)
 Progress = Callable[[str], None]
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 CONFIG_SOURCE = "config"
@@ -552,9 +559,6 @@ class BackupService:
                     passphrase if is_encrypted(path) else None, progress
                 )
 
-                older = any(
-                    version < heads.get(plugin, version) for plugin, version in archived.items()
-                )
                 with api.maintenance(f"restoring backup {ident}"):
                     self.restoring = ident
                     try:
@@ -563,8 +567,8 @@ class BackupService:
                                 progress(f"restoring {name}")
                                 registered[name].restore(work / name)
                         applied: list[str] = []
-                        if older and api.has_storage():
-                            progress("migrating the restored data to this version")
+                        if api.has_storage():  # an older archive is migrated to this code
+                            progress("applying pending migrations to the restored data")
                             applied = list(api.storage().upgrade())
                     finally:
                         self.restoring = None
@@ -610,6 +614,10 @@ class BackupService:
         files as they are into ``set-aside-<time>/`` and go on."""
         from soulspot import api
 
+        early = self.app.extensions.get("soulspot.backup.set_aside")
+        if early is not None:
+            progress(f"the database could not be opened; it was set aside as it was in {early}")
+            return str(early)
         progress("taking a pre-restore backup of the current data")
         try:
             return self.create("pre-restore", passphrase, progress).id
@@ -732,6 +740,44 @@ def _secret_values(settings: Any) -> set[str]:
     for model in settings.plugins.values():
         walk(model)
     return found
+
+
+def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
+    """In recovery (``RECOVERY`` set): when the store's database file cannot even be opened,
+    move it (and its ``-wal``/``-shm``) into ``<backups>/set-aside-<time>/`` so the store
+    starts on an empty file and the restore can run. Returns where they went."""
+    import sqlite3
+
+    if not RECOVERY.get():
+        return None
+    path = getattr(store, "path", None)
+    if path is None or not Path(path).is_file():
+        return None
+    db = Path(path)
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+        return None
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    state = app.extensions["soulspot"]
+    config = state.settings.plugins.get("backup") or BackupConfig.model_validate({})
+    backups = (config.dir or state.data_dir / "backups").expanduser().resolve()
+    aside = backups / f"set-aside-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    aside.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for item in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if item.exists():
+            os.replace(item, aside / item.name)
+    fsync_dir(db.parent)
+    log.warning(
+        "the database cannot be opened; moved aside for the restore",
+        extra={"error": problem, "dir": str(aside)},
+    )
+    app.extensions["soulspot.backup.set_aside"] = str(aside)
+    return aside
 
 
 def service(app: Flask) -> BackupService:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from backup_support import DISABLE, KillSource, KillSourceLast, RowsPlugin  # noqa: E402
+from backup_support import DISABLE, KillSource, KillSourceLast, RowsPlugin
 
-from soulspot.testing import build_app  # noqa: E402
-from soulspot_backup.service import service  # noqa: E402
+from soulspot.testing import build_app
+from soulspot_backup.service import service
 
 
 def main() -> None:

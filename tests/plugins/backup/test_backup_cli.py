@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -98,3 +99,39 @@ def test_help_lists_every_subcommand(config: Path) -> None:
     result = run(config, "--help")
     for name in ("create", "list", "verify", "restore", "prune", "delete"):
         assert name in result.stdout
+
+
+def _store_app(config: Path) -> Any:
+    from soulspot.testing import build_app
+
+    return build_app(config.parent / "data", config_path=config)
+
+
+def _setting(app: Any, value: str | None = None) -> Any:
+    store = app.extensions["soulspot"].storage
+    with app.app_context(), store.connection():
+        if value is not None:
+            store.settings.set("probe", value)
+        return store.settings.get("probe")
+
+
+def test_restore_works_when_the_database_cannot_even_be_opened(config: Path) -> None:
+    app = _store_app(config)
+    _setting(app, "before")
+    app.extensions["soulspot"].storage.close()
+    backup_id = run(config, "create").stdout.strip()
+    app = _store_app(config)
+    _setting(app, "after")
+    db = Path(app.extensions["soulspot"].storage.path)
+    app.extensions["soulspot"].storage.close()
+    damaged = b"\xde\xad" * 4096 + db.read_bytes()[8192:]
+    db.write_bytes(damaged)
+    with pytest.raises(Exception, match="not a database"):
+        _store_app(config)  # SoulSpot cannot start on it
+
+    restored = run(config, "restore", backup_id, "--yes")
+    assert restored.exit_code == 0, restored.output
+    assert "set aside" in restored.stderr
+    assert _setting(_store_app(config)) == "before"
+    (aside,) = (config.parent / "data" / "backups").glob("set-aside-*")
+    assert (aside / db.name).read_bytes()[:8192] == damaged[:8192]  # kept as it was

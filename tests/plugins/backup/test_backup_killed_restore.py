@@ -46,7 +46,7 @@ def test_killed_restore_leaves_previous_data_usable(
     store.close()
 
     armed.write_text("1")
-    child = subprocess.run(  # noqa: S603 - our own test script
+    child = subprocess.run(
         [sys.executable, str(CHILD), str(data), info.id, stage, where, str(armed)],
         capture_output=True,
         text=True,
