@@ -122,3 +122,81 @@ def shell_blocks(markdown: str, lang: str = "sh") -> list[str]:
         m.group(1)
         for m in re.finditer(rf"^```{lang}[^\n]*\n(.*?)^```", markdown, flags=re.M | re.S)
     ]
+
+
+NOTES_PLUGIN = '''
+"""A third-party plugin for the upgrade/rollback drill: version {version}."""
+from soulspot import hookimpl
+from soulspot.types import Migration, PluginManifest
+
+
+@hookimpl
+def manifest():
+    return PluginManifest(requires=("storage",), description="Notes (upgrade drill)")
+
+
+def _v1_up(db, migrator):
+    db.execute_sql("CREATE TABLE notes_note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+
+
+def _v1_down(db, migrator):
+    db.execute_sql("DROP TABLE notes_note")
+
+
+def _v2_up(db, migrator):
+    db.execute_sql("ALTER TABLE notes_note ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+
+
+def _v2_down(db, migrator):
+    db.execute_sql("ALTER TABLE notes_note DROP COLUMN pinned")
+
+
+STEPS = [
+    Migration("notes", 1, "notes table", _v1_up, _v1_down),
+    Migration("notes", 2, "notes can be pinned", _v2_up, _v2_down),
+]
+
+
+@hookimpl
+def migrations():
+    return STEPS[:{heads}]
+'''
+
+
+def notes_distribution(root: Path, version: str) -> Path:
+    """An installed-looking ``soulspot-notes`` distribution at ``version`` ("1.0" has schema
+    1, "2.0" adds schema 2); put the returned folder on ``PYTHONPATH``."""
+    heads = int(version.split(".")[0])
+    folder = root / f"notes-{version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "soulspot_notes.py").write_text(NOTES_PLUGIN.format(version=version, heads=heads))
+    info = folder / f"soulspot_notes-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: soulspot-notes\nVersion: {version}\n"
+    )
+    (info / "entry_points.txt").write_text("[soulspot.plugins]\nnotes = soulspot_notes\n")
+    (info / "top_level.txt").write_text("soulspot_notes\n")
+    return folder
+
+
+def doc_block(path: Path, tag: str) -> str:
+    """The fenced ``sh`` block tagged ``test:<tag>`` in the Markdown file ``path``."""
+    blocks = re.findall(
+        rf"^```sh test:{re.escape(tag)}\n(.*?)^```", path.read_text(), flags=re.M | re.S
+    )
+    assert len(blocks) == 1, f"{path.name}: expected one block tagged test:{tag}"
+    return blocks[0]
+
+
+def run_doc_block(
+    path: Path, tag: str, *, cwd: Path, env: Mapping[str, str], timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run a documented block with bash (``set -euo pipefail``), ``soulspot`` on PATH."""
+    script = "set -euo pipefail\n" + doc_block(path, tag)
+    result = run(["bash", "-c", script], cwd=cwd, env=env, timeout=timeout)
+    assert result.returncode == 0, (
+        f"{path.name} block test:{tag} failed ({result.returncode}):\n{result.stdout}\n"
+        f"{result.stderr}"
+    )
+    return result

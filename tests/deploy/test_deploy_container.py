@@ -228,7 +228,7 @@ def test_systemd_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
     assert analyze, "systemd-analyze missing: run scripts/install-system-deps.sh"
     text = UNIT.read_text()
     for setting in (
-        "DynamicUser=yes",
+        "User=soulspot",
         "StateDirectory=soulspot",
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",

@@ -63,3 +63,13 @@ def test_release_workflow_builds_wheel_and_image_from_the_version() -> None:
     assert image and "SOULSPOT_VERSION" in image[0]["with"]["build-args"]
     publish = " ".join(str(s.get("run", "")) for s in steps["publish"])
     assert "CHANGELOG.md" in publish
+
+
+def test_health_reports_the_same_version(tmp_path: Path) -> None:
+    """``/health`` (loopback) names the running version, from the same single source."""
+    from soulspot.testing import build_app
+
+    app = build_app(tmp_path / "data")
+    resp = app.test_client().get("/health")
+    assert resp.status_code == 200
+    assert resp.get_json()["versions"]["soulspot"] == soulspot.__version__
