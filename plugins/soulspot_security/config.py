@@ -78,11 +78,12 @@ class SecurityConfig(BaseModel):
         description="Limit per client IP and route for every other page (empty: none).",
     )
     rate_limits: dict[str, str] = Field(
-        default_factory=lambda: {"security.csp_report": "30/minute"},
+        default_factory=dict,
         description=(
             "Per-endpoint limits that replace the ones above, keyed by Flask endpoint name "
-            "(blueprint.view, listed in /api/openapi.json as operationId for API routes), "
-            'e.g. {"spotify.login" = "5/minute"}.'
+            "(blueprint.view; API routes show it as operationId in /api/openapi.json), e.g. "
+            '{"spotify.login" = "5/minute"}. The CSP report endpoint "security.csp_report" '
+            "is limited to 30/minute unless set here."
         ),
     )
     # --- CORS ------------------------------------------------------------------------------

@@ -26,6 +26,9 @@ from .config import SecurityConfig
 
 log = logging.getLogger("soulspot.security")
 
+#: Endpoint limits that apply unless ``rate_limits`` names the endpoint.
+DEFAULT_ENDPOINT_LIMITS = {"security.csp_report": "30/minute"}
+
 EXEMPT_PREFIXES = ("/health/", "/metrics", "/static/")
 EXEMPT_PATHS = frozenset({"/health", "/metrics", "/favicon.ico"})
 
@@ -77,7 +80,7 @@ def _exempt() -> bool:
 
 
 def install(app: Flask, cfg: SecurityConfig) -> Limiter:
-    overrides = dict(cfg.rate_limits)
+    overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
 
     def overridden() -> bool:
         return (request.endpoint or "") in overrides
