@@ -75,6 +75,10 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
                 ("synchronous", synchronous),
             ],
             check_same_thread=False,
+            # Every transaction (``db.atomic()`` of any plugin too) takes the write lock up
+            # front: a deferred one that reads, then writes, can fail with SQLITE_BUSY at once
+            # (no busy wait helps) when another connection wrote in between.
+            lock_type="IMMEDIATE",
         )
         # peewee's own sqlite3 ``timeout`` would override the busy_timeout pragma's value.
         self._timeout = busy_timeout_ms / 1000.0

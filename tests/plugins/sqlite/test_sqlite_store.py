@@ -269,3 +269,15 @@ def test_plugin_models_on_the_kernel_proxy(make_app):
     assert client.get("/_note").get_json() == {"n": 1, "open": True}
     # the request's connection went back to the pool at teardown
     assert store.database.is_closed()
+
+
+def test_plain_atomic_of_any_plugin_is_immediate_too(make_app):
+    """``database.atomic()`` (what plugins' peewee code uses) takes the write lock up front,
+    so a read-then-write in it cannot fail with a snapshot conflict."""
+    store = make_app().extensions["soulspot"].storage
+    with store.connection(), model_proxy.atomic():
+        store.settings.get("x")
+        other = sqlite3.connect(str(store.path), timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
