@@ -7,10 +7,8 @@ app (Flask, pydantic, every plugin's dependencies) is built only by commands tha
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -66,7 +64,10 @@ def _disabled_plugins(config_path: str | None) -> set[str]:
     disabled = {n.strip() for n in os.environ.get("SOULSPOT_DISABLE_PLUGINS", "").split(",")}
     path = config_path or os.environ.get("SOULSPOT_CONFIG") or "config/soulspot.toml"
     try:
-        raw = tomllib.loads(Path(path).read_text())
+        text = Path(path).read_text()
+        import tomllib  # only when there is a file: `soulspot --help` counts milliseconds
+
+        raw = tomllib.loads(text)
         for name, section in raw.get("plugins", {}).items():
             if isinstance(section, dict) and section.get("enabled") is False:
                 disabled.add(name)
@@ -196,6 +197,8 @@ def plugins_command(state: CliState, as_json: bool) -> None:
     except ConfigError as exc:
         fail(str(exc))
     if as_json:
+        import json
+
         click.echo(json.dumps([p.as_dict() for p in infos], indent=2))
         return
     for p in infos:
@@ -237,6 +240,8 @@ def config_show(state: CliState, as_json: bool) -> None:
         settings = state.configuration()[0]
     except ConfigError as exc:
         fail(str(exc))
+    import json
+
     rows = effective_config(settings)
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
