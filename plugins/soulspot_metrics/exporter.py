@@ -69,6 +69,9 @@ def install(app: Flask, config: MetricsConfig) -> MetricsState:
         defaults_prefix="soulspot",
         group_by=endpoint,
         buckets=tuple(sorted(config.latency_buckets)),
+        # Liveness probes arrive every few seconds and say nothing about users' traffic;
+        # counting them would cost every probe a histogram update (see bench/overhead.py).
+        excluded_paths=["^/health/live$"],
     )
     state = MetricsState(
         registry=registry,

@@ -76,6 +76,7 @@ def test_counters_move_per_app_and_use_route_templates(make_app: Any) -> None:
     for path in ("/no/such/1", "/no/such/2"):
         assert client.get(path).status_code == 404
     assert client.get("/api/mprobe/boom").status_code == 500
+    assert client.get("/health/live").status_code == 200
     text = client.get("/metrics").get_data(as_text=True)
 
     count = "soulspot_http_request_duration_seconds_count"
@@ -97,6 +98,7 @@ def test_counters_move_per_app_and_use_route_templates(make_app: Any) -> None:
     assert value(text, "soulspot_data_dir_free_bytes") > 0
     assert "process_resident_memory_bytes" in text and "python_info" in text
     assert 'endpoint="/metrics"' not in text  # scrapes are not counted as traffic
+    assert 'endpoint="/health/live"' not in text  # neither are liveness probes
 
     fresh = other.test_client().get("/metrics").get_data(as_text=True)
     assert value(fresh, "soulspot_http_request_total", method="GET", status="200") == 0
