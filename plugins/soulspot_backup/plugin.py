@@ -55,8 +55,7 @@ def storage(app: Flask) -> Generator[None, Any, Any]:
 
 @hookimpl
 def backup_sources(app: Flask) -> Iterable[BackupSource]:
-    source = _service(app).config_source()
-    return [source] if source is not None else []
+    return [_service(app).config_source()]
 
 
 @hookimpl

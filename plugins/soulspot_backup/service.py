@@ -55,6 +55,7 @@ RECOVERY: contextvars.ContextVar[bool] = contextvars.ContextVar(
 Progress = Callable[[str], None]
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 CONFIG_SOURCE = "config"
+DEFAULT_CONFIG_PATH = Path("config/soulspot.toml")
 
 
 def _quiet(_message: str) -> None:
@@ -197,22 +198,22 @@ class BackupService:
                 found.append(source)
         return found
 
-    def config_source(self) -> BackupSource | None:
+    def config_source(self) -> BackupSource:
         """The config file as a backup source (sensitive when it holds a secret value)."""
-        path = self.kernel.settings.path
-        if path is None:
-            return None
-        path = Path(path).resolve()
+        configured = self.kernel.settings.path
+        # without a config file (defaults), a restored one goes where SoulSpot looks first
+        path = Path(configured or DEFAULT_CONFIG_PATH).resolve()
         secrets = _secret_values(self.kernel.settings)
 
         def snapshot(dest: Path) -> None:
-            if path.exists():
+            if configured is not None and path.exists():
                 shutil.copy2(path, dest / "soulspot.toml")
 
         def restore(src: Path) -> None:
             archived = src / "soulspot.toml"
             if not archived.exists():
                 return
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.restore-tmp")
             shutil.copyfile(archived, tmp)
             with tmp.open("rb") as fh:
@@ -235,7 +236,7 @@ class BackupService:
             return []
 
         try:
-            text = path.read_text("utf-8") if path.exists() else ""
+            text = path.read_text("utf-8") if configured is not None and path.exists() else ""
         except (OSError, UnicodeDecodeError):
             text = ""
         sensitive = any(secret in text for secret in secrets)
