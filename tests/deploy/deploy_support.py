@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -183,10 +184,11 @@ def notes_distribution(root: Path, version: str) -> Path:
 def doc_block(path: Path, tag: str) -> str:
     """The fenced ``sh`` block tagged ``test:<tag>`` in the Markdown file ``path``."""
     blocks = re.findall(
-        rf"^```sh test:{re.escape(tag)}\n(.*?)^```", path.read_text(), flags=re.M | re.S
+        rf"^( *)```sh test:{re.escape(tag)}\n(.*?)^ *```", path.read_text(), flags=re.M | re.S
     )
     assert len(blocks) == 1, f"{path.name}: expected one block tagged test:{tag}"
-    return blocks[0]
+    indent, body = blocks[0]
+    return textwrap.dedent(body) if indent else str(body)
 
 
 def run_doc_block(
