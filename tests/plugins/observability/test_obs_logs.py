@@ -171,3 +171,21 @@ def test_console_format_and_rotating_file(make_app: Any, capsys: Any, tmp_path: 
     entries = parse_lines(log_file.read_text())
     assert any(e["request_id"] == "file-1" and e["logger"] == "soulspot.access" for e in entries)
     make_app(disable=OTHERS)  # back to JSON for whoever runs next in this process
+
+
+def test_cli_commands_log_to_stderr_and_serve_to_stdout(make_app: Any, capsys: Any) -> None:
+    import click
+
+    with click.Context(click.Command("some-command")):
+        app = make_app(disable=OTHERS)  # as `soulspot.cli.with_app` builds it
+    capsys.readouterr()
+    logging.getLogger("soulspot.cli.test").warning("cli line")
+    captured = capsys.readouterr()
+    assert "cli line" not in captured.out  # stdout stays the command's own (--json)
+    assert parse_lines(captured.err)[-1]["event"] == "cli line"
+
+    app.extensions["soulspot"].hook.before_serve(app=app)  # `soulspot serve`
+    logging.getLogger("soulspot.cli.test").warning("serving line")
+    captured = capsys.readouterr()
+    assert parse_lines(captured.out)[-1]["event"] == "serving line"
+    assert "serving line" not in captured.err
