@@ -22,12 +22,13 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import peewee
-from playhouse.pool import PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledSqliteDatabase
 
 log = logging.getLogger("soulspot.sqlite")
 
@@ -88,6 +89,49 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         self._writer = threading.Lock()
         self._writer_wait = busy_timeout_ms / 1000.0 + retry_seconds
         self._held = threading.local()
+
+        self._owners: dict[int, weakref.ref[threading.Thread]] = {}
+        self.reclaimed = 0
+
+    # -- connections of threads that ended without giving theirs back --------------------------
+
+    def _connect(self) -> Any:
+        with self._pool_lock:
+            try:
+                conn = super()._connect()
+            except MaxConnectionsExceeded:
+                if not self._reclaim_dead_threads():
+                    raise
+                conn = super()._connect()
+            self._owners[self.conn_key(conn)] = weakref.ref(threading.current_thread())
+            return conn
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        with self._pool_lock:
+            self._owners.pop(self.conn_key(conn), None)
+            super()._close(conn, close_conn)
+
+    def _reclaim_dead_threads(self) -> int:
+        """Close connections still checked out by threads that no longer exist (a helper
+        thread that queried without ``Storage.connection()``), so the pool cannot run dry."""
+        with self._pool_lock:
+            dead = []
+            for key in list(self._in_use):
+                owner = self._owners.get(key)
+                thread = owner() if owner is not None else None
+                if thread is None or not thread.is_alive():
+                    dead.append(key)
+            for key in dead:
+                pool_conn = self._in_use.pop(key)
+                self._owners.pop(key, None)
+                self._close_raw(pool_conn.connection)
+            if dead:
+                self.reclaimed += len(dead)
+                log.warning(
+                    "reclaimed database connections of finished threads",
+                    extra={"connections": len(dead)},
+                )
+            return len(dead)
 
     # -- the in-process writer queue ---------------------------------------------------------
 

@@ -281,3 +281,22 @@ def test_plain_atomic_of_any_plugin_is_immediate_too(make_app):
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             other.execute("BEGIN IMMEDIATE")
         other.close()
+
+
+def test_connections_of_finished_threads_are_reclaimed(make_app):
+    """Helper threads (a health check run in its own thread, say) that query without
+    ``Storage.connection()`` never give their connection back; the pool takes them back
+    instead of running dry."""
+    store = make_app({"plugins": {"sqlite": {"max_connections": 3}}}).extensions["soulspot"].storage
+
+    def leak() -> None:
+        store.settings.get("x")  # autoconnect, never closed
+
+    for _ in range(8):
+        thread = threading.Thread(target=leak)
+        thread.start()
+        thread.join()
+    with store.connection():
+        store.settings.set("still", "works")
+        assert store.settings.get("still") == "works"
+    assert store.database.reclaimed >= 5
