@@ -215,12 +215,38 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
             super().commit()
         finally:
             self._release_writer()
+        self._run_after_transaction()  # a failed COMMIT is followed by ROLLBACK, which runs it
 
     def rollback(self) -> None:
         try:
             super().rollback()
         finally:
             self._release_writer()
+            self._run_after_transaction()
+
+    # -- work that must survive the caller's transaction ---------------------------------------
+
+    def after_transaction(self, func: Callable[[], None]) -> None:
+        """Run ``func`` now, or, inside a transaction, right after it ends, committed *or*
+        rolled back (an audit event of a failed action must not vanish with its rollback)."""
+        if not self.in_transaction():
+            func()
+            return
+        pending = getattr(self._held, "after", None)
+        if pending is None:
+            pending = self._held.after = []
+        pending.append(func)
+
+    def _run_after_transaction(self) -> None:
+        if self.in_transaction():
+            return
+        pending = getattr(self._held, "after", None)
+        while pending:
+            func = pending.pop(0)
+            try:
+                func()
+            except Exception:
+                log.exception("work deferred until after a transaction failed")
 
     def release_thread_connection(self) -> None:
         """Give this thread's connection back to the pool (no-op inside a transaction)."""

@@ -153,11 +153,17 @@ def audit_event(app: Flask, event: AuditEvent) -> None:
     store = store_of(app)
     if store is None:
         return
-    try:
-        with store.connection():
-            store.audit.append(event)
-    except Exception:  # must not raise (hook contract); the log still has the event
-        log.exception("could not store an audit event", extra={"event": event.event})
+
+    def append() -> None:
+        try:
+            with store.connection():
+                store.audit.append(event)
+        except Exception:  # must not raise (hook contract); the log still has the event
+            log.exception("could not store an audit event", extra={"event": event.event})
+
+    # Inside a transaction the event is written once it ends, so a rollback cannot take
+    # the record of a failed action with it.
+    store.database.after_transaction(append)
 
 
 # -- health ---------------------------------------------------------------------------------

@@ -300,3 +300,19 @@ def test_connections_of_finished_threads_are_reclaimed(make_app):
         store.settings.set("still", "works")
         assert store.settings.get("still") == "works"
     assert store.database.reclaimed >= 5
+
+
+def test_audit_event_survives_the_rollback_of_its_transaction(make_app):
+    app = make_app()
+    store = app.extensions["soulspot"].storage
+    with app.app_context(), store.connection():
+        with pytest.raises(RuntimeError), store.write_transaction():
+            store.settings.set("half-done", 1)
+            api.audit("auth.sign_in", outcome="failed", reason="bad state")
+            raise RuntimeError("sign-in failed")
+        assert store.settings.get("half-done") is None
+        assert store.audit.count(event="auth.sign_in") == 1
+        with store.write_transaction():
+            api.audit("auth.sign_out")
+            assert store.audit.count(event="auth.sign_out") == 0  # written after COMMIT
+        assert store.audit.count(event="auth.sign_out") == 1
