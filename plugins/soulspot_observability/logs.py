@@ -11,6 +11,8 @@ JSON (one object per line) or the console renderer.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import json
 import logging
 import logging.handlers
@@ -60,6 +62,7 @@ def add_secrets(values: Iterable[str]) -> None:
             _secrets = frozenset(merged)
             ordered = sorted(_secrets, key=len, reverse=True)
             _secret_pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            _scrub_path.cache_clear()
 
 
 def _scrub_text(text: str) -> str:
@@ -69,6 +72,28 @@ def _scrub_text(text: str) -> str:
     if any(m in text for m in ("=", ":", "Bearer", "Basic", "bearer", "basic")):
         text = _SECRET_TEXT.sub(_text_replacement, text)
     return text
+
+
+@functools.lru_cache(maxsize=2048)
+def _scrub_path(path: str) -> str:
+    """``_scrub_text`` for request paths, which repeat (cleared when secrets change)."""
+    return _scrub_text(path)
+
+
+_stamp_cache: tuple[int, str] = (0, "")
+
+
+def _stamp(now: float) -> str:
+    """ISO 8601 UTC with microseconds, like structlog's TimeStamper (seconds part cached)."""
+    global _stamp_cache
+    second = int(now)
+    cached = _stamp_cache
+    if cached[0] != second:
+        cached = _stamp_cache = (
+            second,
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)),
+        )
+    return f"{cached[1]}.{int((now - second) * 1e6):06d}Z"
 
 
 def _text_replacement(match: re.Match[str]) -> str:
@@ -117,7 +142,7 @@ def add_request_id(_logger: WrappedLogger, _name: str, event_dict: EventDict) ->
             rid = request_id()
         event_dict["request_id"] = rid
     else:
-        event_dict["request_id"] = "-"
+        event_dict["request_id"] = _request_id.get() or "-"
     return event_dict
 
 
@@ -281,14 +306,11 @@ def access_line(
             },
         )
         return
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-    path = _scrub_text(path)
     line = (
         '{"event": "request", "level": "info", "logger": "soulspot.access", '
-        f'"timestamp": "{stamp}.{int(now % 1 * 1e6):06d}Z", '
+        f'"timestamp": "{_stamp(time.time())}", '
         f'"request_id": {_quote(request_id)}, "method": {_quote(method)}, '
-        f'"path": {_quote(path)}, "status": {int(status)}, '
+        f'"path": {_quote(_scrub_path(path))}, "status": {int(status)}, '
         f'"duration_ms": {duration_ms:.2f}, '
         f'"user": {_quote(user) if user is not None else "null"}, '
         f'"remote": {_quote(remote) if remote is not None else "null"}}}\n'
@@ -310,14 +332,29 @@ def access_line(
 _null_lock = threading.RLock()
 
 
-def bind_request(request_id: str) -> None:
-    """Start a request's log context: clear what the thread's last request left, bind the id."""
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=request_id)
+#: The request id of the request this thread serves (for lines logged outside the app
+#: context, e.g. by a library's worker code); set and reset around every request.
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "soulspot_request_id", default=None
+)
 
 
-def unbind_request() -> None:
-    structlog.contextvars.clear_contextvars()
+def bind_request(request_id: str) -> contextvars.Token[str | None]:
+    """Start a request's log context: drop what the thread's last request bound in
+    structlog's context (waitress reuses threads), remember the id."""
+    if getattr(structlog.contextvars, "_CONTEXT_VARS", True):  # anything ever bound?
+        structlog.contextvars.clear_contextvars()
+    return _request_id.set(request_id)
+
+
+def unbind_request(token: contextvars.Token[str | None] | None = None) -> None:
+    if token is not None:
+        try:
+            _request_id.reset(token)
+            return
+        except ValueError:  # set in another context (cannot happen with sync views)
+            pass
+    _request_id.set(None)
 
 
 def redact_mapping(data: MutableMapping[str, Any]) -> dict[str, Any]:

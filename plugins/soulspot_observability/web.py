@@ -83,10 +83,10 @@ def install(app: Flask, config: ObservabilityConfig) -> None:
     def before() -> None:
         req = request._get_current_object()  # type: ignore[attr-defined]
         gg = g._get_current_object()
-        incoming = req.headers.get(HEADER)
+        incoming = req.environ.get("HTTP_X_REQUEST_ID")
         rid = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
         gg.request_id = rid
-        logs.bind_request(rid)
+        gg.obs_token = logs.bind_request(rid)
         if slow_ms:
             gg.obs_profiler = profiling.start()
         gg.obs_started = time.perf_counter()
@@ -119,7 +119,7 @@ def install(app: Flask, config: ObservabilityConfig) -> None:
             )
         # Last of every after_request hook (registered first): the request's log context
         # ends here; lines from teardown hooks still get the id from flask.g.
-        logs.unbind_request()
+        logs.unbind_request(getattr(gg, "obs_token", None))
         return response
 
     app.before_request(before)
