@@ -294,6 +294,35 @@ def _pad(size: int) -> bytes:
     return b"\0" * (-size % tarfile.BLOCKSIZE)
 
 
+def _copy_member(
+    sink: Any, name: str, path: Path, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    """Append one member (header, data, padding) to ``sink``, hashing the data."""
+    with path.open("rb", buffering=0) as fh:
+        stat = os.fstat(fh.fileno())
+        progress(f"archiving {name} ({_mb(stat.st_size)})")
+        sink.write(_header(name, stat.st_size, stat.st_mtime))
+        digest = hashlib.sha256()
+        size = 0
+        while size < stat.st_size:
+            block = fh.read(min(CHUNK, stat.st_size - size))
+            if not block:
+                break
+            digest.update(block)
+            sink.write(block)
+            size += len(block)
+        if size != stat.st_size or fh.read(1):
+            raise BackupError(f"{name} changed while it was archived")
+        sink.write(_pad(size))
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _finish(sink: Any, manifest: dict[str, Any]) -> None:
+    data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    sink.write(_header(MANIFEST_NAME, len(data), time.time()) + data + _pad(len(data)))
+    sink.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # end of archive
+
+
 def write_archive(
     target: Path,
     staging: Path,
@@ -302,39 +331,127 @@ def write_archive(
     progress: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     """Write the files under ``staging`` and ``manifest`` (completed with every member's
-    sha256 and size) to ``target`` as a POSIX tar stream, fsynced. ``target`` should be a
-    temporary name; the caller renames it. Returns the completed manifest.
+    sha256 and size) to ``target`` as a POSIX tar stream, fsynced, mode 0600. ``target``
+    should be a temporary name; the caller renames it. Returns the completed manifest.
 
     The tar framing is written here (headers from :mod:`tarfile`) so each member is copied
-    once, in 1 MiB blocks, hashed on the way."""
+    once, in 1 MiB blocks, hashed on the way. A plain archive is built *around* its largest
+    member where the filesystem can insert a block at the start of a file (ext4, XFS): the
+    snapshot file becomes the archive without being copied (see :func:`_in_place`), so the
+    staged files may be gone afterwards."""
+    files = list(staged_files(staging))
+    if not passphrase and files:
+        built = _in_place(target, files, manifest, progress)
+        if built is not None:
+            return built
     members: dict[str, dict[str, Any]] = {}
     with target.open("xb", buffering=0) as raw:
+        os.fchmod(raw.fileno(), 0o600)
         sink: Any = _EncryptingWriter(raw, passphrase) if passphrase else raw
-        for name, path in staged_files(staging):
-            with path.open("rb", buffering=0) as fh:
-                stat = os.fstat(fh.fileno())
-                progress(f"archiving {name} ({_mb(stat.st_size)})")
-                sink.write(_header(name, stat.st_size, stat.st_mtime))
-                digest = hashlib.sha256()
-                size = 0
-                while size < stat.st_size:
-                    block = fh.read(min(CHUNK, stat.st_size - size))
-                    if not block:
-                        break
-                    digest.update(block)
-                    sink.write(block)
-                    size += len(block)
-                if size != stat.st_size or fh.read(1):
-                    raise BackupError(f"{name} changed while it was archived")
-                sink.write(_pad(size))
-            members[name] = {"sha256": digest.hexdigest(), "size": size}
+        for name, path in files:
+            members[name] = _copy_member(sink, name, path, progress)
         manifest = {**manifest, "members": members}
-        data = json.dumps(manifest, indent=2, sort_keys=True).encode()
-        sink.write(_header(MANIFEST_NAME, len(data), time.time()) + data + _pad(len(data)))
-        sink.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # end of archive
+        _finish(sink, manifest)
         if passphrase:
             sink.finish()
         os.fsync(raw.fileno())
+    return manifest
+
+
+#: ``fallocate(2)`` mode that shifts a file's data up by whole blocks (Linux, ext4 and XFS).
+_FALLOC_FL_INSERT_RANGE = 0x20
+#: Below this, copying is as cheap as anything else.
+_IN_PLACE_MIN = 8 << 20
+
+
+def _insert_range(path: Path, length: int) -> bool:
+    """Insert ``length`` zero bytes at the start of ``path`` without moving its data."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        fallocate = libc.fallocate
+    except (OSError, AttributeError):
+        return False
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+    fallocate.restype = ctypes.c_int
+    fd = os.open(path, os.O_RDWR)
+    try:
+        return bool(fallocate(fd, _FALLOC_FL_INSERT_RANGE, 0, length) == 0)
+    finally:
+        os.close(fd)
+
+
+def _header_of_length(name: str, size: int, mtime: float, length: int) -> bytes | None:
+    """A member header exactly ``length`` bytes long (a PAX comment record pads it)."""
+
+    def build(pad: int) -> bytes:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        info.mtime = int(mtime)
+        info.mode = 0o600
+        if pad:
+            info.pax_headers = {"comment": "-" * pad}
+        return info.tobuf(format=tarfile.PAX_FORMAT)
+
+    low, high = 0, length  # the header grows with the padding: find the first that fits
+    while low < high:
+        middle = (low + high) // 2
+        if len(build(middle)) < length:
+            low = middle + 1
+        else:
+            high = middle
+    header = build(low)
+    return header if len(header) == length else None
+
+
+def _in_place(
+    target: Path,
+    files: list[tuple[str, Path]],
+    manifest: dict[str, Any],
+    progress: Callable[[str], None],
+) -> dict[str, Any] | None:
+    """Turn the largest staged file into the archive: insert one filesystem block in front of
+    its data for its tar header, hash the data where it lies, append the other members and
+    the manifest, fsync, rename to ``target``. ``None`` (nothing changed) when the file is
+    small or the filesystem cannot insert blocks; the caller then copies."""
+    name, path = max(files, key=lambda item: item[1].stat().st_size)
+    stat = path.stat()
+    if stat.st_size < _IN_PLACE_MIN:
+        return None
+    block = max(os.statvfs(path).f_bsize, tarfile.BLOCKSIZE)
+    length = block * -(-4096 // block)
+    header = _header_of_length(name, stat.st_size, stat.st_mtime, length)
+    if header is None or not _insert_range(path, length):
+        return None
+    progress(f"archiving {name} ({_mb(stat.st_size)}) in place")
+    with path.open("r+b", buffering=0) as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(header)
+        digest = hashlib.sha256()
+        done = 0
+        while done < stat.st_size:
+            chunk = fh.read(min(CHUNK, stat.st_size - done))
+            if not chunk:
+                break
+            digest.update(chunk)
+            done += len(chunk)
+        if done != stat.st_size or fh.read(1):
+            raise BackupError(f"{name} changed while it was archived")
+        members = {name: {"sha256": digest.hexdigest(), "size": done}}
+        fh.seek(length + done)
+        fh.write(_pad(done))
+        for other, other_path in files:
+            if other != name:
+                members[other] = _copy_member(fh, other, other_path, progress)
+        manifest = {**manifest, "members": members}
+        _finish(fh, manifest)
+        os.fsync(fh.fileno())
+    os.replace(path, target)
     return manifest
 
 

@@ -167,7 +167,7 @@ def register(cli: click.Group) -> None:
 
         confirm(
             f"Replace the current data with backup {backup}? (A pre-restore backup is taken "
-            "first.)",
+            "first; stop `soulspot serve` before restoring from the command line.)",
             yes,
         )
         token = RECOVERY.set(True)

@@ -343,13 +343,16 @@ class BackupService:
             try:
                 staging.mkdir(mode=0o700)
                 manifest = self._snapshot(name, staging, bool(passphrase), progress)
+                # each source checks its snapshot before the archive consumes the files;
+                # the archive's checksums are then checked against the same bytes
+                progress("verifying the snapshots")
+                problems = self._verify_sources(staging, manifest)
                 progress("writing the archive")
                 manifest = write_archive(tmp, staging, manifest, passphrase, progress)
                 os.replace(tmp, final)
                 fsync_dir(self.dir)
                 progress(f"verifying {name.id}")
-                problems = read_archive(final, passphrase, progress=progress).problems
-                problems += self._verify_sources(staging, manifest)
+                problems += read_archive(final, passphrase, progress=progress).problems
                 self._record_verification(name.id, problems)
                 if problems:
                     raise BackupError(

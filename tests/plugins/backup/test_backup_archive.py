@@ -181,3 +181,27 @@ def test_retention_never_prunes_the_newest_sound_backup() -> None:
         Candidate("good", now - dt.timedelta(days=90), "scheduled"),
     ]
     assert to_prune(backups, Policy(keep_last=1, keep_daily=0, keep_weekly=0, keep_monthly=0)) == []
+
+
+def test_big_member_becomes_the_archive_in_place(tmp_path: Path) -> None:
+    import subprocess
+
+    staging = _staging(tmp_path, big=9 * 1024 * 1024 + 123)
+    db = staging / "database" / "soulspot.db"
+    original = db.read_bytes()
+    inode = db.stat().st_ino
+    target = tmp_path / "a.tar"
+    manifest = write_archive(target, staging, BASE, None)
+    fs = subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True, text=True)
+    if fs.stdout.strip() in ("ext2/ext3", "xfs"):  # filesystems that can insert blocks
+        assert target.stat().st_ino == inode  # the snapshot file became the archive, no copy
+        assert not db.exists()
+    assert target.stat().st_mode & 0o777 == 0o600
+    out = tmp_path / "out"
+    result = read_archive(target, extract_to=out)
+    assert result.problems == [] and result.manifest == manifest
+    assert (out / "database" / "soulspot.db").read_bytes() == original
+    listing = subprocess.run(["tar", "tvf", str(target)], capture_output=True, text=True)
+    assert listing.returncode == 0, listing.stderr  # an ordinary tar file for GNU tar too
+    assert "sources/database/soulspot.db" in listing.stdout
+    assert "manifest.json" in listing.stdout
