@@ -69,7 +69,9 @@ demo: $(STAMP_RUN)
 
 ## bench: every benchmark in bench/, each side by side with its baseline (not part of `make test`)
 bench: $(STAMP_RUN)
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
+	@set -e; for script in bench/*.py; do \
+	  case $$script in bench/_*|bench/soak.py) continue;; esac; \
+	  echo "== $$script"; $(PY) $$script; done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache
