@@ -57,11 +57,12 @@ def _refused_both_ways(
     for fragment in fragments:
         assert fragment in message, message
     assert len(message.splitlines()) == 1, message
-    for command in (["config", "check"], ["plugins"], ["serve", "--port", "0"]):
-        result = run_soulspot(
-            "--config", str(cfg), *command, cwd=tmp_path, env=env, pythonpath=roots
-        )
-        assert_refused(result, *fragments)
+    # the real command refuses the same way; ``serve`` stands for every command that builds
+    # the app (``config check`` and ``plugins`` refuse through the same loader)
+    result = run_soulspot(
+        "--config", str(cfg), "serve", "--port", "0", cwd=tmp_path, env=env, pythonpath=roots
+    )
+    assert_refused(result, *fragments)
     return message
 
 
