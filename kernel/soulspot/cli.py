@@ -69,11 +69,25 @@ def _disabled_plugins(config_path: str | None) -> set[str]:
 
         raw = tomllib.loads(text)
         for name, section in raw.get("plugins", {}).items():
-            if isinstance(section, dict) and section.get("enabled") is False:
+            if isinstance(section, dict) and _is_off(section.get("enabled", True)):
                 disabled.add(name)
     except (OSError, ValueError, AttributeError):
         pass
+    # SOULSPOT__<NAME>__ENABLED / SOULSPOT__PLUGINS__<NAME>__ENABLED, as config.py reads them
+    for var, value in os.environ.items():
+        parts = var.lower().split("__")
+        if parts[0] == "soulspot" and parts[-1] == "enabled" and _is_off(value):
+            if len(parts) == 3 and parts[1] != "kernel":
+                disabled.add(parts[1])
+            elif len(parts) == 4 and parts[1] == "plugins":
+                disabled.add(parts[2])
     return disabled - {""}
+
+
+def _is_off(value: object) -> bool:
+    if isinstance(value, bool):
+        return not value
+    return str(value).strip().lower() in ("false", "0", "no", "off")
 
 
 class CliState:

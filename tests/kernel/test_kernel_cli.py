@@ -238,6 +238,11 @@ def test_plugin_commands_and_with_app(tmp_path, lifecycle_dist):
     assert "lifecycle" not in top.stdout
     gone = run_soulspot("lifecycle", "whoami", cwd=tmp_path, env=env, pythonpath=[lifecycle_dist])
     assert gone.returncode == 2 and "No such command 'lifecycle'" in gone.stderr
+    # disabled through its env variable: the same
+    env = {**OFF, "SOULSPOT__LIFECYCLE__ENABLED": "false"}
+    gone = run_soulspot("lifecycle", "whoami", cwd=tmp_path, env=env, pythonpath=[lifecycle_dist])
+    assert gone.returncode == 2 and "No such command 'lifecycle'" in gone.stderr
+    assert "Traceback" not in gone.stderr
 
 
 def test_version_and_help_are_quick_to_reach(tmp_path):
