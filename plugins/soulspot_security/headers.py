@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_talisman import DENY, Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -35,16 +35,20 @@ CSP: dict[str, str] = {
     "frame-ancestors": "'none'",
 }
 
-PERMISSIONS_POLICY: dict[str, str] = {
-    "accelerometer": "()",
-    "browsing-topics": "()",
-    "camera": "()",
-    "geolocation": "()",
-    "gyroscope": "()",
-    "microphone": "()",
-    "payment": "()",
-    "usb": "()",
-}
+#: Features no SoulSpot page uses (a string, so talisman does not re-serialise it per request).
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "browsing-topics",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "microphone",
+        "payment",
+        "usb",
+    )
+)
 
 #: Headers talisman does not set.
 EXTRA_HEADERS: dict[str, str] = {
@@ -54,6 +58,47 @@ EXTRA_HEADERS: dict[str, str] = {
 
 #: Probes that a plain-http health check (Docker, the proxy) must reach without a redirect.
 PROBE_PREFIXES = ("/health", "/metrics")
+
+
+class CachedTalisman(Talisman):  # type: ignore[misc]
+    """Talisman recomputes each view's options four times per request; they never change
+    once the app serves, so compute them once per endpoint."""
+
+    def __init__(self, app: Flask, **kwargs: Any) -> None:
+        self._options: dict[str | None, dict[str, Any]] = {}
+        self._policies: dict[tuple[int, tuple[str, ...]], list[tuple[str, bool]]] = {}
+        super().__init__(app, **kwargs)
+
+    def _parse_policy(self, policy: Any) -> str:
+        """Same output as talisman's, with the static part serialised once: only this
+        request's nonce is added per request."""
+        if not isinstance(policy, dict):
+            return str(super()._parse_policy(policy))
+        nonce_in = tuple(self._get_local_options()["content_security_policy_nonce_in"])
+        key = (id(policy), nonce_in)
+        parts = self._policies.get(key)
+        if parts is None:
+            parts = self._policies[key] = [
+                (f"{k} {v if isinstance(v, str) else ' '.join(v)}", k in nonce_in)
+                for k, v in policy.items()
+            ]
+        nonce = getattr(request, "csp_nonce", None)
+        if nonce is None:
+            return "; ".join(text for text, _ in parts)
+        return "; ".join(f"{text} 'nonce-{nonce}'" if wants else text for text, wants in parts)
+
+    def _force_https(self) -> Any:
+        # Off for plain-http deployments: nothing to redirect, no Secure cookie to set.
+        if not self.force_https:
+            return None
+        return super()._force_https()
+
+    def _get_local_options(self) -> dict[str, Any]:
+        endpoint = request.endpoint
+        options = self._options.get(endpoint)
+        if options is None:
+            options = self._options[endpoint] = super()._get_local_options()
+        return options
 
 
 def is_https(public_url: str) -> bool:
@@ -69,7 +114,7 @@ def install(app: Flask, cfg: SecurityConfig) -> Talisman:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )
-    talisman = Talisman(
+    talisman = CachedTalisman(
         app,
         force_https=https,
         force_https_permanent=False,
@@ -85,7 +130,7 @@ def install(app: Flask, cfg: SecurityConfig) -> Talisman:
         content_security_policy_nonce_in=["script-src"],
         content_security_policy_report_uri=CSP_REPORT_PATH,
         referrer_policy=cfg.referrer_policy,
-        permissions_policy=dict(PERMISSIONS_POLICY),
+        permissions_policy=PERMISSIONS_POLICY,
         x_content_type_options=True,
         x_xss_protection=False,
     )
@@ -110,6 +155,7 @@ def exempt_probes_from_https(app: Flask) -> None:
 
 
 def _extra_headers(response: Response) -> Response:
-    for key, value in EXTRA_HEADERS.items():
-        response.headers.setdefault(key, value)
+    headers = response.headers
+    if "Cross-Origin-Opener-Policy" not in headers:
+        headers.extend(EXTRA_HEADERS)
     return response

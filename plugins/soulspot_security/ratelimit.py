@@ -79,6 +79,18 @@ def _exempt() -> bool:
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
 
 
+class ProbeFriendlyLimiter(Limiter):
+    """Skips health probes and ``/metrics`` before doing any work: flask-limiter's own
+    request filter still walks its limit bookkeeping for exempt requests."""
+
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
+        if _exempt():
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
+
 def install(app: Flask, cfg: SecurityConfig) -> Limiter:
     overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
 
@@ -105,7 +117,7 @@ def install(app: Flask, cfg: SecurityConfig) -> Limiter:
     if cfg.rate_limit_default:
         defaults.append(Limit(cfg.rate_limit_default, exempt_when=not_other))
 
-    limiter = Limiter(
+    limiter = ProbeFriendlyLimiter(
         client_key,
         default_limits=defaults,
         storage_uri=cfg.rate_limit_storage_uri,
