@@ -73,5 +73,10 @@ bench: $(STAMP_RUN)
 	  case $$script in bench/_*|bench/soak.py) continue;; esac; \
 	  echo "== $$script"; $(PY) $$script; done
 
+## soak: 60 s of mixed load (16 signed-in clients on 127.0.0.1) while backups and the session
+## purge run; fails on any 5xx or lost write, reports memory growth (bench/soak.py)
+soak: $(STAMP_RUN)
+	$(PY) bench/soak.py
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache
