@@ -98,13 +98,14 @@ def run_jobs(app: Flask, job_id: str) -> None:
 
 
 class LiveServer:
-    """Serve an app on ``127.0.0.1:<free port>`` in a thread; ``url`` is its base URL."""
+    """Serve an app on ``127.0.0.1:<free port>`` (or ``port``) in a thread; ``url`` is its
+    base URL."""
 
-    def __init__(self, app: Flask, threads: int = 4) -> None:
+    def __init__(self, app: Flask, threads: int = 4, port: int = 0) -> None:
         from waitress.server import create_server
 
         self.app = app
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self.server = create_server(app, host="127.0.0.1", port=port, threads=threads)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
