@@ -151,6 +151,13 @@ def register(cli: click.Group) -> None:
     @with_app
     def _restore(backup: str, passphrase: str | None) -> Any:
         svc = _service()
+        pid = svc.serving_pid()
+        if pid is not None:
+            fail(
+                f"SoulSpot is serving this data directory (pid {pid}): stop `soulspot serve` "
+                "first, or restore from the Backups page; nothing was changed.",
+                code=1,
+            )
         return _run(lambda p: svc.restore(backup, p, _progress), passphrase)
 
     @backup.command("restore")

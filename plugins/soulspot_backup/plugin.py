@@ -54,6 +54,11 @@ def storage(app: Flask) -> Generator[None, Any, Any]:
 
 
 @hookimpl
+def before_serve(app: Flask) -> None:
+    _service(app).hold_serving_lock()
+
+
+@hookimpl
 def backup_sources(app: Flask) -> Iterable[BackupSource]:
     return [_service(app).config_source()]
 

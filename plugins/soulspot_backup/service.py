@@ -170,6 +170,28 @@ class BackupService:
             self.metrics.last_success.set(newest.created_at.timestamp())
             self.metrics.size.set(newest.size)
 
+    # --- the serving process ---------------------------------------------------------------
+
+    def hold_serving_lock(self) -> None:
+        """``soulspot serve`` holds ``<backups>/.serving`` locked while it runs, so that a
+        restore from the command line can tell it must not swap files under it."""
+        if getattr(self, "_serving_fd", None) is not None:
+            return
+        fd = os.open(self.dir / ".serving", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            log.warning("another SoulSpot process serves this data directory")
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._serving_fd: int | None = fd
+
+    def serving_pid(self) -> int | None:
+        """The pid of a ``soulspot serve`` using this backup folder, if one runs."""
+        return serving_pid(self.dir)
+
     # --- sources ---------------------------------------------------------------------------
 
     def _clean_stale(self) -> None:
@@ -746,6 +768,24 @@ def _secret_values(settings: Any) -> set[str]:
     return found
 
 
+def serving_pid(backups: Path) -> int | None:
+    """The pid of a ``soulspot serve`` holding ``<backups>/.serving``, if one runs."""
+    path = backups / ".serving"
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
     """In recovery (``RECOVERY`` set): when the store's database file cannot even be opened,
     move it (and its ``-wal``/``-shm``) into ``<backups>/set-aside-<time>/`` so the store
@@ -770,6 +810,8 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
     state = app.extensions["soulspot"]
     config = state.settings.plugins.get("backup") or BackupConfig.model_validate({})
     backups = (config.dir or state.data_dir / "backups").expanduser().resolve()
+    if serving_pid(backups) is not None:
+        return None  # never under a running server; the restore command refuses then
     aside = backups / f"set-aside-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
     aside.mkdir(mode=0o700, parents=True, exist_ok=True)
     for item in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
