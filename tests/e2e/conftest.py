@@ -75,12 +75,14 @@ def serve(
 
     servers: list[Any] = []
 
-    def start(config: dict[str, Any] | None = None) -> Served:
+    def start(config: dict[str, Any] | None = None, *, client_id: bool = True) -> Served:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         redirect = f"{url}/auth/callback"
         provider.client.redirect_uris.append(redirect)
         spotify = {**provider.client_config(), "redirect_uri": redirect}
+        if not client_id:  # first run: the setup page asks for it
+            spotify.pop("client_id")
         cfg: dict[str, Any] = {"kernel": {"port": port}, "plugins": {"spotify": spotify}}
         for section, values in (config or {}).items():
             cfg.setdefault(section, {}).update(values)

@@ -47,6 +47,8 @@ class PageWatch:
 
     page: Page
     errors: list[str] = field(default_factory=list)
+    #: URLs a test navigates to expecting an error status (the browser logs those loads).
+    expected_failures: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.page.on("console", self._console)
@@ -57,6 +59,11 @@ class PageWatch:
         self.page.add_init_script(_CSP_LISTENER)
 
     def _console(self, msg: ConsoleMessage) -> None:
+        if (
+            msg.text.startswith("Failed to load resource")
+            and msg.location.get("url") in self.expected_failures
+        ):
+            return
         if msg.type in ("error", "assert"):
             self.errors.append(f"console {msg.type}: {msg.text} @ {msg.location}")
         elif "Content Security Policy" in msg.text:

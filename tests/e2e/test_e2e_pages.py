@@ -31,3 +31,27 @@ def test_every_navigation_page_is_clean(browser: Browser, serve: Callable[..., S
         assert response_ok, f"{label}: no <main>"
         check_page(page, watch, f"nav-{label}")
     context.close()
+
+
+def test_first_run_setup_and_error_pages_are_clean(
+    browser: Browser, serve: Callable[..., Served]
+) -> None:
+    served = serve(client_id=False)
+    context = browser.new_context(base_url=served.url)
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto("/")
+    assert "/auth/setup" in page.url, page.url
+    assert served.url + "/auth/callback" in page.locator("main").inner_text()
+    check_page(page, watch, "first-run-setup")
+    page.get_by_label("Client ID").fill(served.provider.client.client_id)
+    page.get_by_role("button", name="Save and sign in").click()
+    page.wait_for_url(f"{served.url}/")
+    assert page.locator("h1").inner_text() == "Dashboard"
+    assert "Alice Owner" in page.locator("header").inner_text()
+    watch.expected_failures.add(f"{served.url}/no-such-page")
+    response = page.goto("/no-such-page")
+    assert response is not None and response.status == 404
+    assert "request" in page.locator("body").inner_text().lower()
+    check_page(page, watch, "error-404")
+    context.close()
