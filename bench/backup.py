@@ -238,6 +238,10 @@ def main() -> None:
             f"errors: {len(writers.errors)}",
             file=sys.stderr,
         )
+        if results.get("cp"):
+            ratio = results["soulspot snapshot+archive"]["mb_per_s"] / results["cp"]["mb_per_s"]
+            results["soulspot_vs_cp"] = round(ratio, 2)
+            print(f"soulspot snapshot+archive vs cp: {ratio:.2f}x", file=sys.stderr)
         results["targets"] = {
             "backup_mb_per_s>=250": results["soulspot snapshot+archive"]["mb_per_s"] >= 250,
             "writer_p99_ms<=5": (w["during_backup"]["p99_ms"] or 0) <= 5,

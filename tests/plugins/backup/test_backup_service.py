@@ -378,3 +378,39 @@ def test_archive_members_are_only_source_files(make_app: Any, tmp_path: Path) ->
     assert names[-1] == "manifest.json"
     assert all(n.startswith("sources/") for n in names[:-1])
     assert "sources/database/soulspot.db" in names
+
+
+def test_metrics_endpoint_reports_backup_metrics(make_app: Any, tmp_path: Path) -> None:
+    app = _app(make_app, tmp_path / "data")
+    with app.app_context():
+        info = service(app).create("manual")
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert f"soulspot_backup_size_bytes {float(info.size)}" in text
+    assert "soulspot_backup_duration_seconds_count 1.0" in text
+    assert "soulspot_backup_failures_total 0.0" in text
+    (stamp,) = [
+        line for line in text.splitlines() if line.startswith("soulspot_backup_last_success_")
+    ]
+    assert float(stamp.split()[1]) == info.created_at.timestamp()
+
+
+def test_real_scheduler_takes_the_overdue_backup_at_start(make_app: Any, tmp_path: Path) -> None:
+    import time
+
+    from soulspot.scheduler import start_scheduler
+
+    app = _app(make_app, tmp_path / "data")
+    scheduler = start_scheduler(app)
+    try:
+        job = scheduler.get_job("backup")
+        assert job.misfire_grace_time == 12 * 3600
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = [b for b in service(app).backups() if b.trigger == "scheduled" and b.verified]
+            if done:
+                break
+            time.sleep(0.05)  # polling the condition, with a deadline
+        assert done, "the overdue backup did not run at start-up"
+    finally:
+        scheduler.shutdown(wait=True)
+    assert job.next_run_time is not None
