@@ -87,3 +87,46 @@ def test_full_sign_in_run_logs_no_secret(
     assert len(secrets) >= 5
     for secret in secrets:
         assert secret not in out
+
+
+def test_profiles_and_full_health_are_for_the_owner_only(
+    make_app: Any, provider: LocalOAuthProvider, tmp_path: Any
+) -> None:
+    data_dir = tmp_path / "owner"
+    app = make_app(
+        {
+            "plugins": {
+                "spotify": {
+                    **provider.client_config(),
+                    "owner": "alice",
+                    "allowed_users": ["carol"],
+                },
+                "observability": {"profile_slow_ms": 60_000},
+            }
+        },
+        data_dir=data_dir,
+    )
+    outside = {"REMOTE_ADDR": "192.0.2.7"}
+    owner = app.test_client()
+    provider.next_user = "alice"
+    assert owner.get(_callback_path(owner), base_url=BASE).status_code in (302, 303)
+    name = "20261125T201500Z-kernel.dashboard-abc123.html"  # as the profiler names them
+    (data_dir / "profiles").mkdir(mode=0o700, exist_ok=True)
+    (data_dir / "profiles" / name).write_text("<!doctype html><title>profile</title>")
+    page = owner.get("/system/health", base_url=BASE).get_data(as_text=True)
+    assert "Slow-request profiles" in page and name in page
+    assert owner.get(f"/system/profiles/{name}", base_url=BASE).status_code == 200
+    assert owner.get("/health", base_url=BASE, environ_base=outside).status_code == 200
+
+    friend = app.test_client()
+    provider.next_user = "carol"
+    assert friend.get(_callback_path(friend), base_url=BASE).status_code in (302, 303)
+    page = friend.get("/system/health", base_url=BASE, environ_base=outside)
+    assert page.status_code == 200
+    assert "Slow-request profiles" not in page.get_data(as_text=True)
+    assert name not in page.get_data(as_text=True)
+    refused = friend.get(f"/system/profiles/{name}", base_url=BASE, environ_base=outside)
+    assert refused.status_code == 403
+    assert friend.get("/health", base_url=BASE, environ_base=outside).status_code == 403
+    anonymous = app.test_client().get("/health", base_url=BASE, environ_base=outside)
+    assert anonymous.status_code == 401
