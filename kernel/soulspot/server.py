@@ -37,6 +37,11 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         # (security plugin) trusts exactly that many hops; without, waitress drops them.
         clear_untrusted_proxy_headers=state.settings.kernel.trusted_proxies == 0,
     )
+    # Record what was bound (--host/--port win over the file): plugins that build URLs to this
+    # server from [kernel] host/port (the default sign-in redirect URI) then get them right.
+    state.settings.kernel = state.settings.kernel.model_copy(
+        update={"host": host, "port": server.effective_port}  # type: ignore[union-attr]
+    )
     state.serving = True
     if scheduler:
         start_scheduler(app)

@@ -59,8 +59,8 @@ class Runtime:
     def __init__(self, app: Flask, config: SpotifyConfig) -> None:
         state = app.extensions["soulspot"]
         self.config = config
+        self._kernel_state = state
         self.public_url: str = state.settings.kernel.public_url
-        self.port: int = state.settings.kernel.port
         self.keyring = KeyRing(state.data_dir, [k.get_secret_value() for k in config.token_keys])
         #: One-time token that lets a non-loopback browser use the setup page (``serve``).
         self.setup_token: str | None = None
@@ -72,6 +72,11 @@ class Runtime:
         self.tokens: TokenManager = TokenManager(self)
 
     # --- effective settings ----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The served port: ``soulspot serve --port`` records it in ``[kernel] port``."""
+        return int(self._kernel_state.settings.kernel.port)
 
     @property
     def secure_cookies(self) -> bool:
