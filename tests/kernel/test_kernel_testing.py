@@ -27,9 +27,9 @@ def test_make_app_only(make_app):
     app = make_app(plugins=[("tiny", Tiny())], only=[])
     enabled = {p.name for p in app.extensions["soulspot"].plugins if p.enabled}
     assert enabled == {"tiny"}
-    app = make_app(only=["metrics"])
+    app = make_app(only=["sqlite"])
     enabled = {p.name for p in app.extensions["soulspot"].plugins if p.enabled}
-    assert enabled == {"metrics"}
+    assert enabled == {"sqlite"}
 
 
 def test_make_app_ignores_the_callers_environment(make_app, monkeypatch):
