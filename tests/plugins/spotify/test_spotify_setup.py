@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -105,3 +106,52 @@ def test_configured_in_file_means_setup_only_explains(app: Flask) -> None:
     page = Browser(app).get("/auth/setup").get_data(as_text=True)
     assert "set in the config file" in page
     assert Browser(app).post("/auth/setup", {"client_id": "otherclient1"}).status_code == 409
+
+
+@pytest.mark.slow
+def test_serve_prints_the_setup_link_for_the_port_it_serves_on(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOULSPOT")}
+    env["SOULSPOT__KERNEL__DATA_DIR"] = str(tmp_path / "data")
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    soulspot = Path(sys.executable).with_name("soulspot")
+    proc = subprocess.Popen(
+        [str(soulspot), "--config", str(config), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "listening on" in line:
+                break
+        printed = "".join(lines)
+        link = re.search(rf"http://127\.0\.0\.1:{port}/auth/setup\?token=[\w-]+", printed)
+        assert link, printed
+        page = requests.get(link.group(0), timeout=10).text
+        assert f"http://127.0.0.1:{port}/auth/callback" in page
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
