@@ -50,6 +50,8 @@ PENDING_TTL = 600  # seconds a sign-in may take (state + verifier are single use
 class LoginQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     next: str = Field("/", max_length=2000)
+    #: Ask the provider to show its dialog again (to sign in with another account).
+    switch: bool = False
 
 
 class CallbackQuery(BaseModel):
@@ -103,8 +105,11 @@ class SetupForm(BaseModel):
 
 
 def _safe_next(value: str) -> str:
-    """Only paths on this site (no open redirect)."""
-    if not value.startswith("/") or value.startswith(("//", "/\\")):
+    """Only paths on this site (no open redirect). Browsers drop tabs and newlines and read
+    a backslash as a slash, so ``/<tab>/evil.example`` would become ``//evil.example``."""
+    if not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ord(c) < 33 or ord(c) == 127 for c in value):
         return "/"
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
@@ -173,11 +178,13 @@ def login(query: LoginQuery) -> Response:
             expires_at=now + PENDING_TTL,
         )
     client = oauth_client(rt, client_id)
+    extra = {"show_dialog": "true"} if query.switch else {}
     url, _state = client.create_authorization_url(
         rt.config.authorize_url,
         state=state,
         code_verifier=verifier,
         scope=" ".join(rt.config.scopes),
+        **extra,
     )
     resp = redirect(url)
     rt.sessions.set_cookie(resp, BROWSER_COOKIE, browser, PENDING_TTL)
@@ -256,6 +263,8 @@ def callback(query: CallbackQuery) -> Response:
             "This SoulSpot belongs to someone else",
             f"The Spotify account {display_name!r} may not use this SoulSpot. It is "
             "single-user: only its owner (and accounts listed in allowed_users) can sign in.",
+            link=url_for("spotify.login", switch="1"),
+            link_label="Sign in with another Spotify account",
         )
 
     rt.tokens.save(user_id, display_name, dict(token))

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from flask import Flask
 from spotify_support import BASE, Browser, audit_events, in_app
 
@@ -141,9 +142,25 @@ def test_localhost_is_redirected_to_the_loopback_ip_before_sign_in(browser: Brow
     assert gate.headers["Location"].startswith("http://127.0.0.1:8765/auth/login")
 
 
-def test_open_redirects_are_not_followed(browser: Browser) -> None:
-    resp = browser.get(browser.authorize(browser.start_sign_in("//evil.example/x")))
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "/%09/evil.example", "/%5Cevil.example", "https://evil.example/"],
+)
+def test_open_redirects_are_not_followed(browser: Browser, target: str) -> None:
+    resp = browser.get(browser.authorize(browser.start_sign_in(target)))
     assert resp.headers["Location"] == "/"
+
+
+def test_a_refused_account_can_retry_with_the_provider_dialog(
+    app: Flask, provider: LocalOAuthProvider
+) -> None:
+    Browser(app).sign_in()
+    provider.next_user = "bob"
+    stranger = Browser(app)
+    page = stranger.sign_in().get_data(as_text=True)
+    assert "/auth/login?switch=1" in page
+    authorize_url = stranger.start_sign_in("/&switch=1")
+    assert "show_dialog=true" in authorize_url
 
 
 def test_cookie_flags_on_plain_http(browser: Browser) -> None:
