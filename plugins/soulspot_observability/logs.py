@@ -11,6 +11,7 @@ JSON (one object per line) or the console renderer.
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import functools
 import json
@@ -45,7 +46,7 @@ _SECRET_TEXT = re.compile(
 )
 
 _lock = threading.Lock()
-_secrets: frozenset[str] = frozenset()
+_recent: collections.deque[frozenset[str]] = collections.deque(maxlen=8)
 _secret_pattern: re.Pattern[str] | None = None
 
 #: stdlib loggers that must stay above DEBUG whatever the level: authlib logs PKCE verifiers,
@@ -54,15 +55,21 @@ _NEVER_DEBUG = ("authlib", "peewee", "urllib3", "requests_oauthlib")
 
 
 def add_secrets(values: Iterable[str]) -> None:
-    """Values that must never appear in a log line (configured secrets, the app's key)."""
-    global _secrets, _secret_pattern
+    """Values that must never appear in a log line (configured secrets, the app's key).
+
+    Logging is process-global, so the secrets of the last few apps built in this process
+    are kept (one app in production; many in a test session, bounded so the pattern that
+    every line is scanned with stays small)."""
+    global _secret_pattern
+    fresh = frozenset(v for v in values if v and len(v) >= 6)
     with _lock:
-        merged = _secrets | {v for v in values if v and len(v) >= 6}
-        if merged != _secrets:
-            _secrets = frozenset(merged)
-            ordered = sorted(_secrets, key=len, reverse=True)
-            _secret_pattern = re.compile("|".join(re.escape(v) for v in ordered))
-            _scrub_path.cache_clear()
+        if fresh in _recent:
+            _recent.remove(fresh)
+        _recent.append(fresh)
+        merged = frozenset().union(*_recent)
+        ordered = sorted(merged, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        _scrub_path.cache_clear()
 
 
 def _scrub_text(text: str) -> str:
