@@ -122,6 +122,7 @@ def restore(store: SqliteStorage, src: Path) -> None:
     target = Path(store.path or "")
     staging = target.with_name(f".{DB_FILENAME}.restoring")
     shutil.copyfile(source, staging)
+    os.chmod(staging, 0o600)
     _fsync_file(staging)
     store.close()
     for suffix in ("-wal", "-shm", "-journal"):

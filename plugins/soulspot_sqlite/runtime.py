@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ def startup(app: Flask) -> None:
     store.bind()
     with store.connection():
         mode = store.database.execute_sql("PRAGMA journal_mode").fetchone()[0]
+        private_files(store)
         if str(mode).lower() != "wal":
             log.warning(
                 "SQLite WAL mode is not available on this filesystem; writers will block readers",
@@ -120,6 +122,18 @@ def startup(app: Flask) -> None:
             )
             return
         migrate_with_backup(store)
+
+
+def private_files(store: SqliteStorage) -> None:
+    """The database and its WAL files are readable by the owner only (0600)."""
+    base = str(store.path)
+    for name in (base, f"{base}-wal", f"{base}-shm"):
+        try:
+            os.chmod(name, 0o600)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # a filesystem without modes: say so once, go on
+            log.warning("cannot make the database private", extra={"path": name, "error": str(exc)})
 
 
 def migrate_with_backup(store: SqliteStorage) -> list[str]:

@@ -316,3 +316,16 @@ def test_audit_event_survives_the_rollback_of_its_transaction(make_app):
             api.audit("auth.sign_out")
             assert store.audit.count(event="auth.sign_out") == 0  # written after COMMIT
         assert store.audit.count(event="auth.sign_out") == 1
+
+
+def test_database_files_are_private_and_shutdown_closes_the_pool(make_app):
+    app = make_app()
+    store = app.extensions["soulspot"].storage
+    for suffix in ("", "-wal", "-shm"):
+        path = store.path.with_name(store.path.name + suffix)
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    with store.connection():
+        store.settings.set("x", 1)
+    assert store.database._connections  # an idle pooled connection
+    app.extensions["soulspot"].hook.shutdown(app=app)
+    assert not store.database._connections and not store.database._in_use
