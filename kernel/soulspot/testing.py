@@ -149,13 +149,13 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
 
 @pytest.fixture
-def live_server() -> Iterator[Callable[[Flask], LiveServer]]:
-    """Factory fixture: ``server = live_server(app)`` serves ``app`` on ``server.url`` until
-    the test ends."""
+def live_server() -> Iterator[Callable[..., LiveServer]]:
+    """Factory fixture: ``server = live_server(app, threads=4, port=0)`` serves ``app`` on
+    ``server.url`` until the test ends (``port=0``: a free one)."""
     started: list[LiveServer] = []
 
-    def start(app: Flask, threads: int = 4) -> LiveServer:
-        server = LiveServer(app, threads=threads).__enter__()
+    def start(app: Flask, threads: int = 4, port: int = 0) -> LiveServer:
+        server = LiveServer(app, threads=threads, port=port).__enter__()
         started.append(server)
         return server
 
