@@ -426,21 +426,28 @@ def _in_place(
     block = max(os.statvfs(path).f_bsize, tarfile.BLOCKSIZE)
     length = block * -(-4096 // block)
     header = _header_of_length(name, stat.st_size, stat.st_mtime, length)
-    if header is None or not _insert_range(path, length):
+    if header is None:
         return None
     progress(f"archiving {name} ({_mb(stat.st_size)}) in place")
-    with path.open("r+b", buffering=0) as fh:
-        os.fchmod(fh.fileno(), 0o600)
-        fh.write(header)
-        digest = hashlib.sha256()
-        done = 0
-        while done < stat.st_size:
-            chunk = fh.read(min(CHUNK, stat.st_size - done))
+    # hash first, while the snapshot is still in the page cache (inserting a range drops
+    # the file's cached pages)
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb", buffering=0) as fh:
+        while True:
+            chunk = fh.read(CHUNK)
             if not chunk:
                 break
             digest.update(chunk)
             done += len(chunk)
-        if done != stat.st_size or fh.read(1):
+    if done != stat.st_size:
+        raise BackupError(f"{name} changed while it was archived")
+    if not _insert_range(path, length):
+        return None
+    with path.open("r+b", buffering=0) as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(header)
+        if os.fstat(fh.fileno()).st_size != length + done:
             raise BackupError(f"{name} changed while it was archived")
         members = {name: {"sha256": digest.hexdigest(), "size": done}}
         fh.seek(length + done)
