@@ -9,7 +9,8 @@ CSRF: a state-changing request (anything but GET, HEAD, OPTIONS, TRACE) is accep
 3. the client sends neither header (scripts, old clients) and carries the CSRF token of its
    Flask session in the form field ``csrf_token`` or the ``X-CSRF-Token`` header.
 
-Refusals answer 403 (problem+json or an HTML page) and write ``security.csrf_rejected``.
+Refusals answer 403 (problem+json or an HTML page) and write ``security.csrf_rejected`` (once
+per client, reason, origin and endpoint a minute; every refusal is logged).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -27,6 +29,7 @@ from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, Problem, problem_response
 
 from .config import SecurityConfig
+from .ratelimit import OncePerWindow
 
 log = logging.getLogger("soulspot.security")
 
@@ -38,6 +41,7 @@ FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 CORS_PATHS = r"/api/.*"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+AUDIT_WINDOW_SECONDS = 60
 
 
 def csrf_token() -> str:
@@ -83,6 +87,7 @@ class Guard:
         if kernel.public_url:
             trusted.append(kernel.public_url)
         self.trusted = {o for o in (normalize_origin(t) for t in trusted) if o}
+        self.audited = OncePerWindow()
 
     def __call__(self) -> Response | None:
         length = request.content_length
@@ -141,14 +146,23 @@ class Guard:
         return self.reject("missing-token" if not sent else "bad-token")
 
     def reject(self, reason: str, **details: Any) -> Response:
-        audit(
-            "security.csrf_rejected",
-            outcome="refused",
-            reason=reason,
-            method=request.method,
-            path=request.path,
-            **details,
+        # One audit event per client, reason, origin and endpoint a minute: a hostile page
+        # that makes a browser POST in a loop must not flood the audit table.
+        key = (
+            request.remote_addr or "",
+            reason,
+            str(details.get("origin")),
+            request.endpoint or "",
         )
+        if self.audited.first_in_window(key, time.time() + AUDIT_WINDOW_SECONDS):
+            audit(
+                "security.csrf_rejected",
+                outcome="refused",
+                reason=reason,
+                method=request.method,
+                path=request.path,
+                **details,
+            )
         log.warning(
             "cross-site request refused",
             extra={"reason": reason, "path": request.path, "method": request.method},

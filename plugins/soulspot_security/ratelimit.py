@@ -38,9 +38,9 @@ def client_key() -> str:
     return request.remote_addr or "unknown"
 
 
-class BreachAuditor:
-    """Audits the first breach of each (client, limit) per window; later refusals in the same
-    window are only counted in the log."""
+class OncePerWindow:
+    """Remembers keys until a time: ``first_in_window`` is true once per key and window, so a
+    flood of refusals writes one audit event, not thousands."""
 
     def __init__(self, max_keys: int = 10_000) -> None:
         self._until: dict[tuple[str, ...], float] = {}
@@ -57,6 +57,11 @@ class BreachAuditor:
                 self._until = {k: v for k, v in self._until.items() if v > now}
             self._until[key] = max(reset_at, now + 1)
             return True
+
+
+class BreachAuditor(OncePerWindow):
+    """Audits the first breach of each (client, limit) per window; later refusals in the same
+    window are only counted in the log."""
 
     def __call__(self, limit: RequestLimit) -> None:
         if self.first_in_window((limit.key,), float(limit.reset_at)):

@@ -172,3 +172,17 @@ def test_plugins_changed_is_audited_when_the_set_differs(make_app: Any, tmp_path
     assert events[0].details["disabled"] == ["backup"]
     assert events[0].details["enabled"] == []
     assert events[0].actor == "system"
+
+
+def test_prune_command_asks_and_prunes(tmp_path: Path) -> None:
+    config = _cli_config(tmp_path, audit_retention_days=30)
+    app = build_app(tmp_path / "clidata", config_path=config)
+    _seed(app, [("auth.sign_in", NOW - dt.timedelta(days=d)) for d in (2, 60)])
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["--config", str(config), "audit", "prune"])
+    assert refused.exit_code == 1 and "--yes" in refused.output
+    assert _count(app, event="auth.sign_in") == 2
+    done = runner.invoke(cli, ["--config", str(config), "audit", "prune", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "pruned 1 audit event(s) older than 30 days" in done.output
+    assert _count(app, event="auth.sign_in") == 1

@@ -99,12 +99,35 @@ def test_foreign_origin_is_refused_even_with_a_valid_token(make_app: Any) -> Non
         assert resp.json["reason"] == "foreign-origin"
     resp = client.post("/echo", data={"text": "x"}, headers={"Sec-Fetch-Site": "cross-site"})
     assert resp.status_code == 403
+    # a flood from the same page is refused every time but audited once a minute
+    for _ in range(5):
+        again = client.post("/api/echo", json={"text": "x"}, headers={"Origin": "null"})
+        assert again.status_code == 403
     events = _audits(app, "security.csrf_rejected")
     assert len(events) == 4
     assert {e.details["reason"] for e in events} == {"foreign-origin", "sec-fetch-site-cross-site"}
     assert all(e.outcome == "refused" for e in events)
     assert all("token" not in str(e.details).lower() or "csrf" in e.event for e in events)
     assert not any(token in str(e.details) for e in events)
+
+
+def test_foreign_origin_is_refused_over_real_http(make_app: Any) -> None:
+    app = _app(make_app)
+    with LiveServer(app) as server:
+        for origin, expected in ((server.url, 200), ("https://evil.example", 403)):
+            req = urllib.request.Request(
+                server.url + "/api/echo",
+                data=b'{"text": "hi"}',
+                headers={"Origin": origin, "Content-Type": "application/json"},
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    status, ctype = resp.status, resp.headers["Content-Type"]
+            except urllib.error.HTTPError as exc:
+                status, ctype = exc.code, exc.headers["Content-Type"]
+            assert status == expected, origin
+        assert ctype == "application/problem+json"
 
 
 def test_token_needed_when_neither_origin_nor_fetch_metadata(make_app: Any) -> None:
