@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 
 import peewee
 import pytest
@@ -329,3 +330,32 @@ def test_database_files_are_private_and_shutdown_closes_the_pool(make_app):
     assert store.database._connections  # an idle pooled connection
     app.extensions["soulspot"].hook.shutdown(app=app)
     assert not store.database._connections and not store.database._in_use
+
+
+def test_writer_queue_is_first_come_first_served():
+    from soulspot_sqlite.database import FairLock
+
+    lock = FairLock()
+    assert lock.acquire(timeout=1)
+    order: list[int] = []
+
+    def wait_turn(i: int) -> None:
+        assert lock.acquire(timeout=10)
+        order.append(i)
+        lock.release()
+
+    threads = []
+    for i in range(4):
+        thread = threading.Thread(target=wait_turn, args=(i,))
+        thread.start()
+        threads.append(thread)
+        give_up = time.monotonic() + 5
+        while len(lock._waiters) < i + 1 and time.monotonic() < give_up:
+            time.sleep(0.001)  # polling a condition with a deadline: queued in this order
+    assert not lock.acquire(timeout=0.01)  # a late comer times out, and leaves the queue
+    assert len(lock._waiters) == 4
+    lock.release()
+    for thread in threads:
+        thread.join(5)
+    assert order == [0, 1, 2, 3]
+    assert not lock.locked()
