@@ -252,3 +252,55 @@ def test_systemd_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
     )
     assert security.returncode == 0, security.stdout[-2000:]
     assert "OK" in security.stdout
+
+
+@pytest.mark.slow
+def test_the_build_context_alone_builds_a_complete_wheel(tmp_path: Path) -> None:
+    """Stage 1 of the Dockerfile sees only what .dockerignore lets through: that must be
+    enough to build the wheel, with every module, template and static file inside."""
+    import zipfile
+
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    context = tmp_path / "context"
+    for top in ("kernel", "plugins", "setup.cfg", "pyproject.toml", "README.md"):
+        source = REPO / top
+        for path in [source] if source.is_file() else source.rglob("*"):
+            rel = str(path.relative_to(REPO))
+            if path.is_file() and not _ignored(rel, patterns):
+                (context / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, context / rel)
+    out = tmp_path / "wheels"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = out.glob("soulspot-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        str(p.relative_to(REPO / top_dir))
+        for top_dir in ("kernel", "plugins")
+        for p in (REPO / top_dir).rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and p.suffix in (".py", ".html", ".css", ".js", ".svg")
+    }
+    missing = sorted(expected - names)
+    assert not missing, f"missing from the wheel built in the Docker context: {missing}"
