@@ -167,3 +167,52 @@ def test_sigkilled_writer_loses_no_acknowledged_write(make_app, tmp_path):
         }
         assert set(acked) <= present
         assert store.database.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.slow
+def test_two_processes_writing_at_once_see_no_lock_errors(make_app, tmp_path):
+    """The server and a CLI command (another process) write the same file: SQLite's
+    busy_timeout and the plugin's retry keep both going."""
+    data = tmp_path / "data"
+    store = make_app(data_dir=data).extensions["soulspot"].storage
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOULSPOT")}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    mine: list[int] = []
+    theirs: list[int] = []
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        stop_at = time.monotonic() + 2.5
+        with store.connection():
+            i = 0
+            while time.monotonic() < stop_at:
+                with store.write_transaction():
+                    store.settings.set(f"mine{i:07d}", i)
+                mine.append(i)
+                i += 1
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    theirs = [int(x) for x in out.split() if x.isdigit()]
+    assert "locked" not in err, err
+    assert proc.returncode == -signal.SIGTERM, err
+    assert len(mine) > 50 and len(theirs) > 50
+    with store.connection():
+        rows = store.database.execute_sql(
+            "SELECT key FROM settings WHERE key LIKE 'mine%' OR key LIKE 'ack%'"
+        ).fetchall()
+    keys = {r[0] for r in rows}
+    assert {f"mine{i:07d}" for i in mine} <= keys
+    assert {f"ack{i:07d}" for i in theirs} <= keys
