@@ -100,6 +100,7 @@ def test_not_a_backup_at_all(tmp_path: Path) -> None:
     assert result.manifest is None and result.problems
 
 
+@pytest.mark.slow
 def test_encrypted_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
     staging = _staging(tmp_path)
     target = tmp_path / "a.tar.enc"

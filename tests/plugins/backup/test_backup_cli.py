@@ -26,6 +26,7 @@ def run(config: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, ["--config", str(config), "backup", *args], env=clean)
 
 
+@pytest.mark.slow
 def test_create_list_verify_restore_delete(config: Path) -> None:
     created = run(config, "create")
     assert created.exit_code == 0, created.output
@@ -61,6 +62,7 @@ def test_create_list_verify_restore_delete(config: Path) -> None:
     assert backup_id not in ids and len(ids) == 1  # the pre-restore backup stays
 
 
+@pytest.mark.slow
 def test_encrypted_backup_needs_its_passphrase(config: Path) -> None:
     created = run(config, "create", env={"SOULSPOT_BACKUP_PASSPHRASE": "open sesame 42"})
     assert created.exit_code == 0, created.output

@@ -58,6 +58,7 @@ def test_create_lists_verifies_and_audits(make_app: Any, tmp_path: Path) -> None
     assert leftovers == set()
 
 
+@pytest.mark.slow
 def test_sensitive_sources_only_in_encrypted_backups(make_app: Any, tmp_path: Path) -> None:
     key = tmp_path / "token.key"
     key.write_bytes(b"super secret key material")
