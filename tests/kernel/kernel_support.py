@@ -163,7 +163,7 @@ class Process:
             self._queue.put(line)
         self._queue.put(None)
 
-    def wait_for(self, needle: str, timeout: float = 30) -> str:
+    def wait_for(self, needle: str, timeout: float = 90) -> str:
         """Return the first output line (already read or still to come) containing ``needle``."""
         for line in self.lines:
             if needle in line:
@@ -181,7 +181,7 @@ class Process:
                 return line
         raise AssertionError(f"{needle!r} never appeared; output:\n{''.join(self.lines)}")
 
-    def finish(self, timeout: float = 30) -> tuple[int, str]:
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
         """Wait for the exit; return the exit code and the whole output."""
         code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout=timeout)

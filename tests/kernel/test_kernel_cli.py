@@ -116,7 +116,7 @@ def lifecycle_dist(tmp_path: Path) -> Path:
 
 def _get(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:  # a loopback URL we started
+        with urllib.request.urlopen(url, timeout=60) as resp:  # a loopback URL we started
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

@@ -99,10 +99,10 @@ def test_serves_its_page(tmp_path, hello_site):
         env=clean_env({**NO_AUTH, "SOULSPOT__HELLO__GREETING": "Ahoy"}, [hello_site]),
     )
     try:
-        line = proc.wait_for("SoulSpot listening on ", timeout=60)
+        line = proc.wait_for("SoulSpot listening on ")
         url = re.search(r"http://127\.0\.0\.1:\d+", line)
         assert url, line
-        with urllib.request.urlopen(url.group(0) + "/hello", timeout=10) as resp:  # loopback
+        with urllib.request.urlopen(url.group(0) + "/hello", timeout=60) as resp:  # loopback
             page = resp.read().decode()
         assert resp.status == 200
         assert "<h1>Ahoy, world!</h1>" in page
