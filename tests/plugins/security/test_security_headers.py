@@ -57,8 +57,8 @@ def _requests(app: Flask) -> list[tuple[str, str]]:
 
 
 def _exercise(app: Flask, *, skip: tuple[str, ...] = ()) -> int:
-    """Request every route: GETs as is, state-changing ones both with the app's own Origin
-    (the ok path as far as CSRF goes) and without Origin or token (the 403 path)."""
+    """Request every route: GETs as is, state-changing ones with the app's own Origin (the ok
+    path as far as CSRF goes), without Origin or token, and from a foreign Origin (403)."""
     client = app.test_client()
     csrf_exempt = {"/security/csp-report"}
     checked = 0
@@ -68,14 +68,18 @@ def _exercise(app: Flask, *, skip: tuple[str, ...] = ()) -> int:
         if method in ("GET", "OPTIONS"):
             variants: list[dict[str, str]] = [{}]
         else:
-            variants = [{"Origin": "http://localhost"}, {}]
+            variants = [{"Origin": "http://localhost"}, {}, {"Origin": "https://evil.example"}]
         for headers in variants:
             resp = client.open(url, method=method, headers=headers)
             where = f"{method} {url} {headers}"
             if not url.startswith("/boom") and not url.startswith("/api/boom"):
                 assert resp.status_code < 500, f"{where}: {resp.status_code}"
-            if method not in ("GET", "OPTIONS") and not headers and url not in csrf_exempt:
+            foreign = headers.get("Origin", "").startswith("https://evil")
+            # no proof of origin, or a foreign one: refused
+            refused = method not in ("GET", "OPTIONS") and url not in csrf_exempt
+            if refused and (not headers or foreign):
                 assert resp.status_code == 403, where
+                assert resp.json is None or resp.json["type"].endswith("/csrf"), where
             assert_security_headers(resp, where=where)
             checked += 1
     return checked
