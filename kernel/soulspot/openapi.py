@@ -5,8 +5,8 @@ Every route under ``/api/`` whose view carries a :class:`soulspot.validation.Api
 ``@validate``) becomes an operation: query parameters from the query model, the JSON body or
 form from the body/form model, the success response from the response model, and
 ``application/problem+json`` error responses (422 for invalid input, 413 for a too large body,
-401/403 for the login gate, 429 for rate limits, 500). Model schemas go to
-``components/schemas``.
+401/403 for the login gate, 404 for routes with path parameters, 429 for rate limits,
+500, 503). Model schemas go to ``components/schemas``.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 _ERRORS: dict[int, str] = {
     401: "Sign-in required.",
+    404: "No such resource.",
     403: "Refused (cross-site request, or not from this machine without sign-in).",
     413: "Request body too large.",
     422: "Invalid input; `errors` lists each field.",
@@ -135,6 +136,8 @@ def build(app: Flask, *, title: str = "SoulSpot API", version: str = "") -> dict
         codes = {429, 500, 503}
         if spec.query or spec.body or spec.form or path_params:
             codes.add(422)
+        if path_params:
+            codes.add(404)
         if spec.body or spec.form or method in ("post", "put", "patch", "delete"):
             codes |= {403, 413}
         if not public:
