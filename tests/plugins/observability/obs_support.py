@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,16 +31,6 @@ def parse_lines(text: str) -> list[dict[str, Any]]:
             except json.JSONDecodeError as exc:  # pragma: no cover - the failure message
                 raise AssertionError(f"log line is not JSON: {line!r}") from exc
     return out
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met before the deadline")
 
 
 class Probe:
