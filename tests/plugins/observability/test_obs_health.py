@@ -194,3 +194,36 @@ def test_ready_turns_503_while_the_real_database_is_locked_and_200_after(make_ap
         blocker.execute("ROLLBACK")
         blocker.close()
     assert client.get("/health/ready").status_code == 200
+
+
+def test_a_concurrent_probe_storm_runs_each_check_once(make_app: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from soulspot.testing import LiveServer
+
+    gate = threading.Event()
+    started = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> CheckResult:
+        calls.append(1)
+        started.set()
+        gate.wait(5)  # every probe arrives while the first run is still going
+        return CheckResult("ok", "slow but fine")
+
+    app = make_app(
+        {"plugins": {"observability": {"health_cache_seconds": 30}}},
+        disable=OTHERS,
+        plugins=[("probe", Probe([HealthCheck("slow", slow, critical=True, timeout=5)]))],
+    )
+    with LiveServer(app, threads=8) as server, ThreadPoolExecutor(16) as pool:
+        futures = [
+            pool.submit(requests.get, server.url + "/health/ready", timeout=10) for _ in range(16)
+        ]
+        assert started.wait(5)  # the first probe is inside the check, the others queue
+        gate.set()
+        statuses = [f.result().status_code for f in futures]
+    assert statuses == [200] * 16
+    assert len(calls) == 1
