@@ -19,6 +19,7 @@ from soulspot.testing import build_app, run_jobs
 from soulspot.types import AuditEvent
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+EXPORT_KEYS = ("time", "event", "outcome", "actor", "ip", "user_agent", "request_id", "details")
 
 
 def _seed(app: Flask, events: list[tuple[str, dt.datetime]]) -> None:
@@ -113,6 +114,8 @@ def test_export_jsonl_and_csv(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--config", str(config), "audit", "export", "--since", "7d"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
+    # standard output is only the export (logs go to stderr): every line is an event
+    assert rows and all(set(r) == set(EXPORT_KEYS) for r in rows)
     seeded = [r for r in rows if r["event"] in ("auth.sign_in", "auth.sign_out", "backup.created")]
     assert [r["event"] for r in seeded] == ["auth.sign_out", "backup.created"]  # oldest first
     assert {"time", "actor", "ip", "user_agent", "request_id", "outcome", "details"} <= set(rows[0])
