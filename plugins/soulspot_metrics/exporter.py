@@ -8,6 +8,7 @@ counters then start at zero per app). Request metrics are labelled with the rout
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +28,23 @@ from prometheus_flask_exporter import PrometheusMetrics
 
 from soulspot.api import public
 from soulspot.errors import problem_response
-from soulspot.web import is_loopback
 
 from .config import MetricsConfig
 
 log = logging.getLogger("soulspot.metrics")
 EXT = "soulspot_metrics"
 UNMATCHED = "unmatched"
+
+
+def is_loopback(addr: str | None) -> bool:
+    """A request from this machine (127.0.0.0/8, ::1)."""
+    if not addr:
+        return False
+    try:
+        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
 
 bp = Blueprint("metrics", __name__)
 

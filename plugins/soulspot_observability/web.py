@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -26,7 +27,6 @@ from flask import (
 from soulspot.api import current_user, kernel, public
 from soulspot.config import secret_values
 from soulspot.errors import problem_response
-from soulspot.web import is_loopback
 
 from . import logs, profiling
 from .config import ObservabilityConfig
@@ -35,6 +35,17 @@ from .health import HealthRunner, is_ready, overall, versions
 HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 EXT = "soulspot_observability"
+
+
+def is_loopback(addr: str | None) -> bool:
+    """A request from this machine (127.0.0.0/8, ::1)."""
+    if not addr:
+        return False
+    try:
+        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
 
 bp = Blueprint("observability", __name__, template_folder="templates")
 
