@@ -21,22 +21,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SoulspotGroup(click.Group):
-    """A click group that adds enabled plugins' commands the first time it is asked."""
+    """A click group that adds the enabled plugins' commands, per invocation.
 
-    _plugins_loaded = False
+    Plugin commands are collected into a fresh group for each run (kept in the root
+    context's ``meta``), never added to this module-level group: which plugins are enabled
+    depends on the config and environment of the run, and one process may run many
+    (tests with click's ``CliRunner``).
+    """
 
-    def _load_plugin_commands(self, ctx: click.Context) -> None:
-        if self._plugins_loaded:
-            return
-        self._plugins_loaded = True
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        meta = ctx.find_root().meta
+        if "soulspot.plugin_commands" not in meta:
+            meta["soulspot.plugin_commands"] = self._collect_plugin_commands(ctx)
+        return cast(dict[str, click.Command], meta["soulspot.plugin_commands"])
+
+    def _collect_plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         from .plugins import discover, new_manager
 
-        disabled = _disabled_plugins(ctx.params.get("config_path"))
+        collector = click.Group(self.name, commands=dict(self.commands))
+        disabled = _disabled_plugins(ctx.find_root().params.get("config_path"))
         pm = new_manager()
         try:
             eps = discover()
         except Exception:  # a broken install: commands that build the app will say why
-            return
+            return {}
         for name, ep in sorted(eps.items()):
             if name in disabled:
                 continue
@@ -45,17 +53,16 @@ class SoulspotGroup(click.Group):
             # a broken plugin: every command that builds the app reports it
             except Exception:  # noqa: S112  # nosec B112
                 continue
-        pm.hook.register_commands(cli=self)
+        pm.hook.register_commands(cli=collector)
+        return {n: c for n, c in collector.commands.items() if self.commands.get(n) is not c}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands(ctx)
-        return super().list_commands(ctx)
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is None:
-            self._load_plugin_commands(ctx)
-            command = super().get_command(ctx, cmd_name)
+            command = self._plugin_commands(ctx).get(cmd_name)
         return command
 
 
