@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class ObsState:
     config: ObservabilityConfig
     health: HealthRunner
     profiles_dir: Path
-    counters: dict[str, Any] = field(default_factory=dict)
 
 
 def state(app: Flask | None = None) -> ObsState:
