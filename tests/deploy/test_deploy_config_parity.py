@@ -76,3 +76,14 @@ def test_default_file_is_the_generated_sample(tmp_path: Path) -> None:
     result = run([SOULSPOT, "config", "sample"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == DEFAULT.read_text(), "run `make docs-config`"
+
+
+def test_configuration_reference_is_generated(tmp_path: Path) -> None:
+    """docs/configuration.md is `soulspot config reference`: it cannot drift from the models."""
+    result = run([SOULSPOT, "config", "reference"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    assert result.stdout == doc, "docs/configuration.md is stale: run `make docs-config`"
+    for key in keys(DEFAULT):  # every key of the sample is documented
+        name = key.rsplit(".", 1)[1]
+        assert f"`{name}`" in doc, key
