@@ -581,30 +581,36 @@ class BackupService:
                 for name in missing:
                     progress(f"warning: no enabled plugin restores source {name!r}; skipped")
 
-                pre_restore = self._pre_restore(
-                    passphrase if is_encrypted(path) else None, progress
-                )
+                pre_passphrase = passphrase if is_encrypted(path) else None
+                pre_restore = self._pre_restore(pre_passphrase, progress)
 
+                done: list[str] = []
                 with api.maintenance(f"restoring backup {ident}"):
                     self.restoring = ident
                     try:
                         for name in wanted:
                             if name in registered:
                                 progress(f"restoring {name}")
+                                done.append(name)
                                 registered[name].restore(work / name)
                         applied: list[str] = []
                         if api.has_storage():  # an older archive is migrated to this code
                             progress("applying pending migrations to the restored data")
                             applied = list(api.storage().upgrade())
+                    except Exception as exc:
+                        undone = self._roll_back(pre_restore, done, pre_passphrase, progress)
+                        self._failed("restore", None, exc)
+                        raise BackupError(
+                            f"restore of {ident} failed: {type(exc).__name__}: {exc}. {undone}"
+                        ) from exc
                     finally:
                         self.restoring = None
             except BackupError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # before anything was replaced
                 self._failed("restore", None, exc)
                 raise BackupError(
-                    f"restore of {ident} failed: {type(exc).__name__}: {exc}. The pre-restore "
-                    "backup (see `soulspot backup list`) holds the state before the restore."
+                    f"restore of {ident} failed: {type(exc).__name__}: {exc}. Nothing was replaced."
                 ) from exc
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -618,6 +624,51 @@ class BackupService:
         api.audit("backup.restored", **summary)
         log.info("backup restored", extra=summary)
         return summary
+
+    def _roll_back(
+        self, pre_restore: str, done: list[str], passphrase: str | None, progress: Progress
+    ) -> str:
+        """Put back, from the pre-restore backup, what a failed restore already replaced.
+        Returns a sentence for the error message."""
+        if not done:
+            return "Nothing was changed."
+        if not valid_id(pre_restore):
+            return (
+                f"Already replaced: {', '.join(done)}; the files from before are in {pre_restore}."
+            )
+        progress(f"rolling back {', '.join(done)} from {pre_restore}")
+        registered = {s.name: s for s in self.sources()}
+        work = self.dir / f".restore-rollback-{os.getpid()}"
+        put_back: list[str] = []
+        failed: list[str] = []
+        try:
+            work.mkdir(mode=0o700)
+            result = read_archive(self.get(pre_restore).path, passphrase, extract_to=work)
+            if result.manifest is None or result.problems:
+                raise BackupError("; ".join(result.problems) or "no manifest")
+            for name in reversed(done):
+                if name not in registered or not (work / name).is_dir():
+                    continue
+                try:
+                    registered[name].restore(work / name)
+                    put_back.append(name)
+                except Exception as exc:  # go on with the others
+                    log.error("roll-back of one source failed", exc_info=exc)
+                    failed.append(f"{name} ({exc})")
+        except Exception as exc:
+            log.error("roll-back after a failed restore failed", exc_info=exc)
+            return (
+                f"Rolling back {', '.join(done)} from {pre_restore} failed too ({exc}): "
+                f"restore {pre_restore} by hand."
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if failed:
+            return (
+                f"Put back from {pre_restore}: {', '.join(put_back) or 'nothing'}; could not put "
+                f"back: {', '.join(failed)}."
+            )
+        return f"The state from before was put back from {pre_restore}."
 
     def _resolve(self, ref: str) -> Path:
         if valid_id(ref):

@@ -415,3 +415,45 @@ def test_real_scheduler_takes_the_overdue_backup_at_start(make_app: Any, tmp_pat
     finally:
         scheduler.shutdown(wait=True)
     assert job.next_run_time is not None
+
+
+class _FailingSource:
+    """Restores after every other source, and fails doing it."""
+
+    from soulspot import hookimpl as _hookimpl
+
+    @_hookimpl
+    def manifest(self) -> Any:
+        from soulspot.types import PluginManifest
+
+        return PluginManifest()
+
+    @_hookimpl(trylast=True)
+    def backup_sources(self, app: Flask) -> Any:
+        from soulspot.types import BackupSource
+
+        def snapshot(dest: Path) -> None:
+            (dest / "x").write_text("x")
+
+        def restore(_src: Path) -> None:
+            raise OSError(28, "No space left on device")
+
+        return [BackupSource("zz-failing", snapshot, restore)]
+
+
+def test_a_restore_failing_half_way_puts_the_old_state_back(make_app: Any, tmp_path: Path) -> None:
+    app = _app(make_app, tmp_path / "data", ("rows", RowsPlugin()), ("failing", _FailingSource()))
+    insert_rows(app, 100)
+    with app.app_context():
+        info = service(app).create("manual")
+    insert_rows(app, 50, start=100)
+    with app.app_context(), pytest.raises(BackupError) as caught:
+        service(app).restore(info.id)
+    message = str(caught.value)
+    assert "No space left on device" in message
+    assert "Put back from" in message and "database" in message
+    assert "could not put back: zz-failing" in message
+    assert len(all_rows(app)) == 150  # the database swap was undone
+    assert app.test_client().get("/backups").status_code == 200  # out of maintenance
+    failed = _events(app, "backup.failed")
+    assert failed and failed[0].details["action"] == "restore"
