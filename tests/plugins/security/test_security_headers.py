@@ -242,3 +242,17 @@ def test_no_template_has_inline_script_or_style() -> None:
         assert "javascript:" not in text.lower(), f"javascript: URL in {name}"
         for tag in re.findall(r"<script\b[^>]*>", text, re.IGNORECASE):
             assert "csp_nonce()" in tag, f"script without nonce in {name}: {tag}"
+
+
+def test_every_post_form_carries_the_csrf_token() -> None:
+    forms = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.IGNORECASE | re.DOTALL)
+    seen = 0
+    for base in (ROOT / "kernel", ROOT / "plugins"):
+        for path in base.rglob("templates/**/*.html"):
+            for attrs, body in forms.findall(path.read_text()):
+                if re.search(r"method\s*=\s*\"?post", attrs, re.IGNORECASE):
+                    seen += 1
+                    assert 'name="csrf_token" value="{{ csrf_token() }}"' in body, (
+                        f"POST form without CSRF token in {path.relative_to(ROOT)}"
+                    )
+    assert seen >= 1
