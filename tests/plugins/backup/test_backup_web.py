@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from backup_support import DISABLE, RowsPlugin, all_rows, csrf_from, insert_rows
 from flask import Flask
 
@@ -93,3 +94,29 @@ def test_verify_button_reports_damage(make_app: Any, tmp_path: Path) -> None:
     html = client.get("/backups").get_data(as_text=True)
     assert "damaged" in html
     assert service(app).backups()[0].verified is False
+
+
+@pytest.mark.slow
+def test_encrypted_backup_from_the_page_and_a_wrong_passphrase(
+    make_app: Any, tmp_path: Path
+) -> None:
+    app = _app(make_app, tmp_path)
+    insert_rows(app, 10)
+    client = app.test_client()
+    token = csrf_from(client.get("/backups").get_data(as_text=True))
+    client.post("/backups/create", data={"csrf_token": token, "passphrase": "page secret"})
+    (info,) = service(app).backups()
+    assert info.encrypted and info.verified
+    insert_rows(app, 5, start=10)
+    wrong = client.post(
+        f"/backups/{info.id}/restore",
+        data={"csrf_token": token, "confirm": "restore", "passphrase": "nope"},
+        follow_redirects=True,
+    )
+    assert "wrong passphrase" in wrong.get_data(as_text=True)
+    assert len(all_rows(app)) == 15
+    client.post(
+        f"/backups/{info.id}/restore",
+        data={"csrf_token": token, "confirm": "restore", "passphrase": "page secret"},
+    )
+    assert len(all_rows(app)) == 10
