@@ -199,13 +199,11 @@ def run_cli(tmp_path: Path) -> Callable[..., Any]:
     only=[...], env={...}, input="y\\n")`` runs ``soulspot`` in process with a config file
     whose ``[kernel] data_dir`` is under ``tmp_path``; returns click's ``Result``
     (``exit_code``, ``output``, ``stdout``, ``stderr``)."""
-    import copy
 
     from click.testing import CliRunner
 
     from . import cli as cli_module
 
-    kernel_commands = ("serve", "plugins", "config")
     counter = iter(range(1000))
 
     def invoke(
@@ -225,12 +223,13 @@ def run_cli(tmp_path: Path) -> Callable[..., Any]:
         run_env.update(env or {})
         disabled = _disabled({k: v for k, v in run_env.items() if v is not None}, disable, only)
         run_env["SOULSPOT_DISABLE_PLUGINS"] = ",".join(disabled) or None
-        # a fresh group each time: plugin commands depend on which plugins are enabled
-        group = copy.copy(cli_module.cli)
-        group.commands = {k: v for k, v in cli_module.cli.commands.items() if k in kernel_commands}
-        group._plugins_loaded = False
+        # plugin commands are collected per invocation (see soulspot.cli.SoulspotGroup)
         return CliRunner().invoke(
-            group, ["--config", str(path), *args], env=run_env, input=input, prog_name="soulspot"
+            cli_module.cli,
+            ["--config", str(path), *args],
+            env=run_env,
+            input=input,
+            prog_name="soulspot",
         )
 
     return invoke
