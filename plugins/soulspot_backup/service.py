@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 
@@ -53,6 +53,7 @@ RECOVERY: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "soulspot_backup_recovery", default=False
 )
 Progress = Callable[[str], None]
+_T = TypeVar("_T")
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 CONFIG_SOURCE = "config"
 DEFAULT_CONFIG_PATH = Path("config/soulspot.toml")
@@ -362,19 +363,25 @@ class BackupService:
             staging = self.dir / f".staging-{name.id}"
             tmp = self.dir / f".tmp-{name.filename}"
             final = self.dir / name.filename
-            try:
-                staging.mkdir(mode=0o700)
-                manifest = self._snapshot(name, staging, bool(passphrase), progress)
+            schema = dict(api.storage().schema_versions()) if api.has_storage() else {}
+
+            def work() -> list[str]:
+                manifest = self._snapshot(name, staging, bool(passphrase), progress, schema)
                 # each source checks its snapshot before the archive consumes the files;
                 # the archive's checksums are then checked against the same bytes
                 progress("verifying the snapshots")
                 problems = self._verify_sources(staging, manifest)
                 progress("writing the archive")
-                manifest = write_archive(tmp, staging, manifest, passphrase, progress)
+                write_archive(tmp, staging, manifest, passphrase, progress)
                 os.replace(tmp, final)
                 fsync_dir(self.dir)
                 progress(f"verifying {name.id}")
                 problems += read_archive(final, passphrase, progress=progress).problems
+                return problems
+
+            try:
+                staging.mkdir(mode=0o700)
+                problems = self._gently(work)
                 self._record_verification(name.id, problems)
                 if problems:
                     raise BackupError(
@@ -407,17 +414,40 @@ class BackupService:
         log.info("backup created", extra=details)
         return self.get(name.id)
 
-    def _snapshot(
-        self, name: ArchiveName, staging: Path, encrypted: bool, progress: Progress
-    ) -> dict[str, Any]:
-        from soulspot import api
+    def _gently(self, func: Callable[[], _T]) -> _T:
+        """Run ``func`` (the heavy part of a backup) in a short-lived thread at a lower CPU
+        priority (nice +10, Linux), so that request threads writing meanwhile go first when
+        the CPUs are busy. Its exception is re-raised here."""
+        box: dict[str, Any] = {}
+        app = self.app
 
+        def run() -> None:
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            try:
+                with app.app_context():
+                    box["result"] = func()
+            except BaseException as exc:  # handed to the calling thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=run, name="soulspot-backup", daemon=True)
+        worker.start()
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        return box["result"]  # type: ignore[no-any-return]
+
+    def _snapshot(
+        self,
+        name: ArchiveName,
+        staging: Path,
+        encrypted: bool,
+        progress: Progress,
+        schema: dict[str, int],
+    ) -> dict[str, Any]:
         sources = self.sources()
         included: list[dict[str, Any]] = []
         skipped: list[dict[str, str]] = []
-        schema: dict[str, int] = {}
-        if api.has_storage():
-            schema.update(api.storage().schema_versions())
         for source in sources:
             if source.sensitive and not encrypted:
                 skipped.append(
