@@ -87,11 +87,11 @@ def test_nav_item_and_dashboard_panel(make_app: Any) -> None:
 
 def _cli_config(tmp_path: Path, **security: Any) -> Path:
     path = tmp_path / "cli.toml"
+    # Every plugin stays enabled: the `soulspot` click group loads plugin commands once per
+    # process, so a config disabling one would hide its commands from later tests.
     lines = [
         "[kernel]",
         f'data_dir = "{tmp_path / "clidata"}"',
-        "[plugins.spotify]",
-        "enabled = false",
         "[plugins.security]",
     ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in security.items()]
