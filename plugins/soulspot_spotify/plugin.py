@@ -10,7 +10,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import DashboardPanel, Job, Migration, NavItem, PluginManifest
+from soulspot.types import (
+    DashboardPanel,
+    HealthCheck,
+    Job,
+    Migration,
+    NavItem,
+    PluginManifest,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -109,6 +116,13 @@ def jobs(app: Flask) -> Iterable[Job]:
             run_at_start=True,
         )
     ]
+
+
+@hookimpl
+def health_checks(app: Flask) -> Iterable[HealthCheck]:
+    from .health import spotify_check
+
+    return [spotify_check(_rt(app))]
 
 
 @hookimpl
