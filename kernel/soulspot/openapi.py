@@ -94,9 +94,7 @@ def build(app: Flask, *, title: str = "SoulSpot API", version: str = "") -> dict
         for model in (spec.body, spec.form, spec.response):
             if model is not None:
                 models[model] = None
-    keyed: list[tuple[type[BaseModel], Literal["validation"]]] = [
-        (m, "validation") for m in models
-    ]
+    keyed: list[tuple[type[BaseModel], Literal["validation"]]] = [(m, "validation") for m in models]
     refs, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
