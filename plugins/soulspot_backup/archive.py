@@ -515,7 +515,12 @@ def read_archive(
         source: Any = raw
         if raw.read(len(MAGIC)) == MAGIC:
             raw.seek(0)
-            reader = source = _DecryptingReader(raw, passphrase)
+            try:
+                reader = source = _DecryptingReader(raw, passphrase)
+            except (NeedsPassphrase, WrongPassphrase):
+                raise
+            except BackupError as exc:  # a damaged or cut header
+                return ReadResult(None, [str(exc)])
         else:
             raw.seek(0)
         try:

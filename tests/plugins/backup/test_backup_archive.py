@@ -117,18 +117,14 @@ def test_encrypted_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
         read_archive(target, None)
 
 
-@pytest.mark.parametrize("cut", [10, 0.5, -1])
+@pytest.mark.parametrize("cut", [10, 30, 0.5, -1])
 def test_truncated_encrypted_archive_is_reported(tmp_path: Path, cut: float) -> None:
     target = tmp_path / "a.tar.enc"
     write_archive(target, _staging(tmp_path), BASE, "pw")
     data = target.read_bytes()
     end = int(cut) if cut >= 1 else (len(data) - 1 if cut == -1 else int(len(data) * cut))
     target.write_bytes(data[:end])
-    try:
-        result = read_archive(target, "pw")
-    except BackupError as exc:  # cut inside the header
-        assert "truncated" in str(exc)
-        return
+    result = read_archive(target, "pw")
     assert result.manifest is None
     assert any("truncated" in p for p in result.problems), result.problems
 
