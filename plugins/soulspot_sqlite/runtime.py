@@ -62,24 +62,26 @@ def _config(app: Flask) -> SqliteConfig:
 
 
 def install_request_hooks(app: Flask) -> None:
-    """A pooled connection per request (and per app context: CLI commands, jobs), given back
-    when the context ends."""
+    """A pooled connection per request (and per app context: CLI commands, jobs), taken
+    lazily: peewee connects on the first query of the thread, and the connection is given
+    back when the context ends, only if one was taken. Health probes and other requests that
+    never query never touch the pool."""
 
-    def open_connection() -> None:
+    def bind_models() -> None:
         store = store_of(app)
         if store is not None:
-            store.bind()
-            store.database.connect(reuse_if_open=True)
+            store.bind()  # the kernel's model proxy -> this app's database (tests run many)
 
     def release_connection(_exc: BaseException | None) -> None:
         store = store_of(app)
-        if store is not None:
-            try:
-                store.database.release_thread_connection()
-            except Exception:  # teardown must not raise; the pool drops a broken connection
-                log.exception("could not release the database connection")
+        if store is None or store.database.is_closed():
+            return  # nothing was taken in this context
+        try:
+            store.database.release_thread_connection()
+        except Exception:  # teardown must not raise; the pool drops a broken connection
+            log.exception("could not release the database connection")
 
-    app.before_request(open_connection)
+    app.before_request(bind_models)
     app.teardown_appcontext(release_connection)
 
 
