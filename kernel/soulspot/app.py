@@ -9,12 +9,14 @@ from typing import Any
 
 import pluggy
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from . import errors, web
 from .config import (
     Settings,
     ensure_data_dir,
     ensure_secret_key,
+    trusted_hosts,
     load_settings,
     validate_plugin_config,
 )
@@ -46,9 +48,11 @@ def create_app(
     app.config.update(
         SECRET_KEY=ensure_secret_key(settings.kernel, data_dir),
         SOULSPOT_PUBLIC_URL=settings.kernel.public_url,
+        TRUSTED_HOSTS=trusted_hosts(settings.kernel),
         JSON_SORT_KEYS=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
+    app.session_interface = CachedSessionInterface()
     state = KernelState(pm=pm, settings=settings, plugins=infos, data_dir=data_dir)
     app.extensions["soulspot"] = state
     errors.install(app)
@@ -131,6 +135,25 @@ def _install_compression(app: Flask) -> None:
         COMPRESS_MIN_SIZE=500,
     )
     Compress(app)
+
+
+class CachedSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with the signing serializer built once per key set
+    instead of on every request (Flask builds it even for requests without a session cookie;
+    it was the largest share of opening a session). A changed ``SECRET_KEY`` or
+    ``SECRET_KEY_FALLBACKS`` builds a new one."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[tuple[Any, ...], Any] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        serializer = super().get_signing_serializer(app)
+        self._cached = (key, serializer)
+        return serializer
 
 
 def _close_registration(pm: Any) -> None:
