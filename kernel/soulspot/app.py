@@ -16,8 +16,8 @@ from .config import (
     Settings,
     ensure_data_dir,
     ensure_secret_key,
-    trusted_hosts,
     load_settings,
+    trusted_hosts,
     validate_plugin_config,
 )
 from .db import database

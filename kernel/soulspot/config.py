@@ -49,6 +49,14 @@ class KernelConfig(BaseModel):
             "Empty: plain http on loopback."
         ),
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Host names SoulSpot answers to besides loopback (127.0.0.1, localhost), "
+            "the host of public_url and a non-wildcard `host`; e.g. a LAN name. A request "
+            "for any other Host gets 400: this stops DNS-rebinding pages reaching the app."
+        ),
+    )
     trusted_proxies: int = Field(
         0,
         ge=0,
@@ -79,6 +87,20 @@ class KernelConfig(BaseModel):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+
+def trusted_hosts(kernel: KernelConfig) -> list[str]:
+    """Host names the app answers to (Flask's ``TRUSTED_HOSTS``)."""
+    from urllib.parse import urlsplit
+
+    # IPv6 literals cannot be listed: werkzeug compares names with the port cut at the first
+    # colon. Serve on 127.0.0.1 (the default) or give the machine a name.
+    hosts = ["127.0.0.1", "localhost", *kernel.allowed_hosts]
+    if kernel.public_url:
+        hosts.append(urlsplit(kernel.public_url).hostname or "")
+    if kernel.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, not bound
+        hosts.append(kernel.host)
+    return [h for h in dict.fromkeys(hosts) if h]
 
 
 class PluginSection(BaseModel):

@@ -18,6 +18,7 @@ from flask import (
     render_template,
     request,
 )
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from .api import request_id
@@ -83,7 +84,8 @@ def problem_response(
 ) -> Response:
     """Render an error for the current request in the form the client wants."""
     rid = request_id()
-    if wants_json():
+    # A request for an untrusted Host has no URL adapter, so no page can be rendered.
+    if wants_json() or request_ctx.url_adapter is None:
         body = {
             "type": type_,
             "title": title,

@@ -290,3 +290,25 @@ def test_signed_out_error_page_shows_only_public_nav(auth_app):
     html = auth_app.test_client().get("/nothing-here").get_data(as_text=True)
     assert "Sign in" in html
     assert ">Plugins<" not in html and ">Dashboard<" not in html
+
+
+@pytest.mark.parametrize("path", ["/", "/api/plugins", "/open"])
+def test_untrusted_host_is_refused_without_rendering(app, path):
+    # DNS rebinding: a page on evil.example that resolves to 127.0.0.1 must get nothing.
+    resp = app.test_client().get(path, headers={"Host": "evil.example:8765"})
+    assert resp.status_code == 400
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert "evil.example" in body["detail"] and body["request_id"]
+    _no_trace(resp.get_data(as_text=True))
+
+
+def test_loopback_names_public_url_and_allowed_hosts_are_trusted(make_app):
+    app = make_app(
+        {"kernel": {"public_url": "https://music.example.org", "allowed_hosts": ["nas.lan"]}},
+        disable=OFF,
+    )
+    client = app.test_client()
+    for host in ("127.0.0.1:8765", "localhost:8765", "music.example.org", "nas.lan:8765"):
+        assert client.get("/open", headers={"Host": host}).status_code != 400, host
+    assert client.get("/open", headers={"Host": "other.lan:8765"}).status_code == 400
