@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
+from limits.storage import MemoryStorage
 
 from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, problem_response
@@ -79,6 +80,32 @@ class BreachAuditor(OncePerWindow):
         )
 
 
+class SweepingMemoryStorage(MemoryStorage):
+    """``memory://`` with fewer threads: limits' memory storage starts a new 10 ms timer
+    thread to sweep expired counters on nearly every hit (a thread start per request under
+    load). Counters are already expired when read, so sweeping at most once a second changes
+    no decision; it only bounds how long expired keys take memory."""
+
+    STORAGE_SCHEME = ["soulspot-memory"]
+    SWEEP_EVERY = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
+        self._next_sweep = 0.0
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # limits' private hook
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_EVERY
+        super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
+def storage_uri(configured: str) -> str:
+    """The URI flask-limiter gets: plain ``memory://`` means :class:`SweepingMemoryStorage`."""
+    return "soulspot-memory://" if configured == "memory://" else configured
+
+
 def _exempt() -> bool:
     path = request.path
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
@@ -98,34 +125,39 @@ class ProbeFriendlyLimiter(Limiter):
 
 def install(app: Flask, cfg: SecurityConfig) -> Limiter:
     overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
+    auth, api, other = cfg.rate_limit_auth, cfg.rate_limit_api, cfg.rate_limit_default
 
-    def overridden() -> bool:
-        return (request.endpoint or "") in overrides
+    # One default limit whose value and bucket depend on the request, instead of one limit
+    # per area each with an ``exempt_when``: flask-limiter materialises and filters every
+    # default limit on every request. Same buckets as separate limits would use: a per-
+    # endpoint override counts per endpoint, /auth/* shares "auth", /api/* shares "api",
+    # other pages count per endpoint.
+    def limit_for_request() -> str:
+        endpoint = request.endpoint or ""
+        if endpoint in overrides:
+            return overrides[endpoint]
+        path = request.path
+        if path.startswith("/auth/"):
+            return auth
+        if path.startswith("/api/"):
+            return api
+        return other
 
-    def not_auth() -> bool:
-        return overridden() or not request.path.startswith("/auth/")
+    def bucket(endpoint: str) -> str:
+        if endpoint not in overrides:
+            path = request.path
+            if path.startswith("/auth/"):
+                return "auth"
+            if path.startswith("/api/"):
+                return "api"
+        return endpoint
 
-    def not_api() -> bool:
-        return overridden() or not request.path.startswith("/api/")
-
-    def not_other() -> bool:
-        return overridden() or request.path.startswith(("/auth/", "/api/"))
-
-    def endpoint_limit() -> str:
-        return overrides.get(request.endpoint or "", "")
-
-    defaults: list[Any] = [Limit(endpoint_limit, exempt_when=lambda: not overridden())]
-    if cfg.rate_limit_auth:
-        defaults.append(Limit(cfg.rate_limit_auth, scope="auth", shared=True, exempt_when=not_auth))
-    if cfg.rate_limit_api:
-        defaults.append(Limit(cfg.rate_limit_api, scope="api", shared=True, exempt_when=not_api))
-    if cfg.rate_limit_default:
-        defaults.append(Limit(cfg.rate_limit_default, exempt_when=not_other))
+    defaults: list[Any] = [Limit(limit_for_request, scope=bucket, shared=True)]
 
     limiter = ProbeFriendlyLimiter(
         client_key,
         default_limits=defaults,
-        storage_uri=cfg.rate_limit_storage_uri,
+        storage_uri=storage_uri(cfg.rate_limit_storage_uri),
         strategy=cfg.rate_limit_strategy,
         headers_enabled=False,
         on_breach=BreachAuditor(),

@@ -1,0 +1,39 @@
+"""``memory://`` rate-limit counters: same decisions, without a sweeper thread per hit."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from security_support import NO_AUTH
+
+from soulspot_security.ratelimit import SweepingMemoryStorage, storage_uri
+
+
+def test_memory_uri_maps_to_the_sweeping_storage_and_others_pass_through() -> None:
+    assert storage_uri("memory://") == "soulspot-memory://"
+    assert storage_uri("redis://localhost:6379") == "redis://localhost:6379"
+
+
+def test_the_app_limiter_counts_in_the_sweeping_storage(make_app: Any) -> None:
+    app = make_app({"plugins": {"security": {"rate_limit_api": "3/minute"}}}, disable=NO_AUTH)
+    (limiter,) = app.extensions["limiter"]
+    assert isinstance(limiter.storage, SweepingMemoryStorage)
+    client = app.test_client()
+    assert [client.get("/api/plugins").status_code for _ in range(4)] == [200] * 3 + [429]
+
+
+def test_a_burst_of_hits_starts_at_most_one_sweep_and_expired_counters_reset() -> None:
+    storage = SweepingMemoryStorage()
+    timers = set()
+    for _ in range(200):
+        storage.incr("k", expiry=0.2)
+        timers.add(id(storage.timer))
+    assert storage.get("k") == 200
+    # the timer of __init__ plus at most one sweep started by the burst
+    assert len(timers) <= 2
+    deadline = time.monotonic() + 5
+    while storage.get("k") != 0:  # expired on read, whether or not a sweep ran
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert storage.incr("k", expiry=60) == 1
