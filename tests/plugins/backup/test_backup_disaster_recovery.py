@@ -1,6 +1,7 @@
 """The disaster-recovery drill of docs/operations/disaster-recovery.md, step by step: machine A
-signs in and takes an encrypted backup; machine B starts from an empty data dir, restores the
-archive with the CLI, starts, and the owner signs in again (local OAuth provider)."""
+signs in and takes a backup (encrypted; or plain, with the key file kept aside); machine B
+starts from an empty data dir, restores the archive with the CLI (and puts the key file back),
+starts, and the owner signs in again (local OAuth provider)."""
 
 from __future__ import annotations
 
@@ -64,9 +65,11 @@ def _toml(provider: LocalOAuthProvider) -> str:
 
 
 @pytest.mark.slow
-def test_rebuild_on_a_new_machine_from_one_archive_and_sign_in(tmp_path: Path) -> None:
+@pytest.mark.parametrize("secret", ["passphrase", "key file"])
+def test_rebuild_on_a_new_machine_from_one_archive_and_sign_in(tmp_path: Path, secret: str) -> None:
+    encrypted = secret == "passphrase"
     with LocalOAuthProvider(redirect_uris=[REDIRECT_URI]) as provider:
-        # --- machine A: in use, the owner signed in, an encrypted backup is taken ----------
+        # --- machine A: in use, the owner signed in, a backup is taken --------------------
         a_config = tmp_path / "a" / "soulspot.toml"
         a_config.parent.mkdir()
         a_config.write_text(_toml(provider))
@@ -77,13 +80,15 @@ def test_rebuild_on_a_new_machine_from_one_archive_and_sign_in(tmp_path: Path) -
         session_cookie = alice.cookie()
         assert session_cookie
         with a.app_context():
-            info = service(a).create("manual", PASSPHRASE)
-        assert info.encrypted
+            info = service(a).create("manual", PASSPHRASE if encrypted else None)
+        assert info.encrypted is encrypted
         a_keys = tmp_path / "a" / "data" / "keys" / "spotify_token_keys"
         a.extensions["soulspot"].storage.close()
         usb = tmp_path / "usb-stick"
         usb.mkdir()
         archive = Path(shutil.copy2(info.path, usb))  # the one file that leaves machine A
+        if not encrypted:  # plain archives hold no keys: the owner kept the key file
+            shutil.copy2(a_keys, usb / a_keys.name)
 
         # --- machine B: fresh install, empty data dir, config file as the runbook says -----
         b_root = tmp_path / "b"
@@ -93,18 +98,23 @@ def test_rebuild_on_a_new_machine_from_one_archive_and_sign_in(tmp_path: Path) -
         env = {
             "SOULSPOT_CONFIG": None,
             "SOULSPOT__KERNEL__DATA_DIR": str(b_root / "data"),
-            "SOULSPOT_BACKUP_PASSPHRASE": PASSPHRASE,
+            "SOULSPOT_BACKUP_PASSPHRASE": PASSPHRASE if encrypted else None,
         }
         runner = CliRunner()
         restored = runner.invoke(
             cli, ["--config", str(b_config), "backup", "restore", str(archive), "--yes"], env=env
         )
         assert restored.exit_code == 0, restored.output
-        assert re.search(r"restored \S+ \(.*database.*spotify-token-keys.*\)", restored.stdout)
+        assert re.search(r"restored \S+ \(.*database.*\)", restored.stdout), restored.stdout
+        assert ("spotify-token-keys" in restored.stdout) is encrypted
         listed = runner.invoke(cli, ["--config", str(b_config), "backup", "list"], env=env)
         assert "pre-restore" in listed.stdout  # of the empty install: the way back
 
         b_keys = b_root / "data" / "keys" / "spotify_token_keys"
+        if not encrypted:  # the runbook: install -m 0600 <copy> data/keys/spotify_token_keys
+            b_keys.parent.mkdir(mode=0o700, exist_ok=True)
+            shutil.copyfile(usb / a_keys.name, b_keys)
+            b_keys.chmod(0o600)
         assert b_keys.read_bytes() == a_keys.read_bytes()
         assert b_keys.stat().st_mode & 0o077 == 0
 
