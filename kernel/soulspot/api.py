@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -94,6 +95,16 @@ def request_id() -> str:
     if rid is None:
         rid = g.request_id = uuid.uuid4().hex
     return cast(str, rid)
+
+
+def is_loopback(addr: str | None) -> bool:
+    """Whether ``addr`` (a client or bind address) is this machine: 127.0.0.0/8 or ::1."""
+    if not addr:
+        return False
+    try:
+        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def client_ip() -> str | None:

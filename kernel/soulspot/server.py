@@ -9,10 +9,10 @@ from types import FrameType
 
 from flask import Flask
 
-from .config import ConfigError
+from .api import is_loopback
+from .config import ConfigError, trusted_hosts
 from .scheduler import start_scheduler
 from .state import KernelState
-from .web import is_loopback
 
 log = logging.getLogger("soulspot.server")
 
@@ -42,6 +42,7 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
     state.settings.kernel = state.settings.kernel.model_copy(
         update={"host": host, "port": server.effective_port}  # type: ignore[union-attr]
     )
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(state.settings.kernel)
     state.serving = True
     if scheduler:
         start_scheduler(app)

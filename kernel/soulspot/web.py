@@ -3,7 +3,6 @@ login gate and maintenance mode."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from flask import (
@@ -18,7 +17,7 @@ from flask import (
 )
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from .api import current_user, kernel, public, request_id
+from .api import current_user, is_loopback, kernel, public, request_id
 from .errors import problem_response, wants_json
 from .types import NavItem
 from .validation import validate
@@ -27,15 +26,6 @@ bp = Blueprint("kernel", __name__)
 
 #: Paths every page may load without signing in.
 _ALWAYS_OPEN = ("static",)
-
-
-def is_loopback(addr: str | None) -> bool:
-    if not addr:
-        return False
-    try:
-        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def login_gate() -> Response | None:

@@ -8,7 +8,6 @@ counters then start at zero per app). Request metrics are labelled with the rout
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_flask_exporter import PrometheusMetrics
 
-from soulspot.api import public
+from soulspot.api import is_loopback, public
 from soulspot.errors import problem_response
 
 from .config import MetricsConfig
@@ -34,16 +33,6 @@ from .config import MetricsConfig
 log = logging.getLogger("soulspot.metrics")
 EXT = "soulspot_metrics"
 UNMATCHED = "unmatched"
-
-
-def is_loopback(addr: str | None) -> bool:
-    """A request from this machine (127.0.0.0/8, ::1)."""
-    if not addr:
-        return False
-    try:
-        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 bp = Blueprint("metrics", __name__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -24,7 +23,7 @@ from flask import (
     send_from_directory,
 )
 
-from soulspot.api import current_user, kernel, public
+from soulspot.api import current_user, is_loopback, kernel, public
 from soulspot.config import secret_values
 from soulspot.errors import problem_response
 
@@ -35,16 +34,6 @@ from .health import HealthRunner, is_ready, overall, versions
 HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 EXT = "soulspot_observability"
-
-
-def is_loopback(addr: str | None) -> bool:
-    """A request from this machine (127.0.0.0/8, ::1)."""
-    if not addr:
-        return False
-    try:
-        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 bp = Blueprint("observability", __name__, template_folder="templates")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 import threading
 import time
 from typing import TYPE_CHECKING, cast
@@ -42,15 +41,6 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 def sha256(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
-def is_loopback(addr: str | None) -> bool:
-    if not addr:
-        return False
-    try:
-        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 class Runtime:

@@ -29,7 +29,6 @@ from .models import OAuthPending
 from .runtime import (
     SETTING_CLIENT_ID,
     SETTING_OWNER,
-    is_loopback,
     now_ts,
     runtime,
     sha256,
@@ -383,7 +382,7 @@ def revoke_all(form: CsrfOnlyForm) -> Response:
 
 def _setup_allowed(token: str) -> bool:
     """Only this machine, or whoever holds the one-time token ``serve`` printed."""
-    if is_loopback(request.remote_addr):
+    if api.is_loopback(request.remote_addr):
         return True
     expected = runtime().setup_token
     return bool(expected and token and hmac.compare_digest(expected, token))
