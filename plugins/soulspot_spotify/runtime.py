@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 
 from soulspot import api
 
@@ -92,10 +92,21 @@ class Runtime:
         return f"{parts.scheme}://{parts.netloc}"
 
     def owner(self) -> str:
+        """From config, else the account that claimed the instance. Once claimed it is read
+        once per request (the login gate asks twice); unclaimed is read every time, so the
+        sign-in that claims it sees the new owner."""
         if self.config.owner:
             return self.config.owner
+        in_request = has_request_context()
+        if in_request:
+            memo = g.get("spotify_owner")
+            if memo:
+                return cast(str, memo)
         value = api.storage().settings.get(SETTING_OWNER, "")
-        return value if isinstance(value, str) else ""
+        value = value if isinstance(value, str) else ""
+        if value and in_request:
+            g.spotify_owner = value
+        return value
 
     def is_allowed(self, user_id: str) -> bool:
         owner = self.owner()
