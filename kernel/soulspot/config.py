@@ -98,7 +98,8 @@ def trusted_hosts(kernel: KernelConfig) -> list[str]:
     hosts = ["127.0.0.1", "localhost", *kernel.allowed_hosts]
     if kernel.public_url:
         hosts.append(urlsplit(kernel.public_url).hostname or "")
-    if kernel.host not in ("0.0.0.0", "::", ""):  # noqa: S104  # nosec B104 - compared, not bound
+    # The wildcard addresses are compared here, never bound.
+    if kernel.host not in ("0.0.0.0", "::", ""):  # noqa: S104  # nosec B104
         hosts.append(kernel.host)
     return [h for h in dict.fromkeys(hosts) if h]
 
