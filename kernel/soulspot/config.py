@@ -11,6 +11,7 @@ from, the key path, the bad value and what was expected; the CLI prints it and e
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -98,10 +99,16 @@ def trusted_hosts(kernel: KernelConfig) -> list[str]:
     hosts = ["127.0.0.1", "localhost", *kernel.allowed_hosts]
     if kernel.public_url:
         hosts.append(urlsplit(kernel.public_url).hostname or "")
-    # The wildcard addresses are compared here, never bound.
-    if kernel.host not in ("0.0.0.0", "::", ""):  # noqa: S104  # nosec B104
+    if kernel.host and not _is_wildcard(kernel.host):
         hosts.append(kernel.host)
     return [h for h in dict.fromkeys(hosts) if h]
+
+
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 class PluginSection(BaseModel):
