@@ -124,6 +124,11 @@ def install(app: Flask, config: ObservabilityConfig) -> None:
     app.before_request(before)
     app.after_request(after)
 
+    from .probe import LiveProbeFastPath
+
+    # Liveness probes answered below Flask once their first answer is known (see probe.py).
+    app.wsgi_app = LiveProbeFastPath(app.wsgi_app, access_log=access)  # type: ignore[method-assign]
+
 
 def _finish_profile(profiler: Any, elapsed_ms: float, rid: str) -> None:
     obs = state()
