@@ -23,7 +23,7 @@ def test_replayed_probes_carry_the_security_headers_and_their_own_request_id(
     assert first.status_code == 200
     capsys.readouterr()
     ids = []
-    for n in range(3):
+    for _ in range(3):
         resp = client.get("/health/live", headers={"Host": HOST})
         assert resp.status_code == 200
         assert resp.get_data() == first.get_data() == b'{"status":"ok"}\n'
