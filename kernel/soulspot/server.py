@@ -25,7 +25,8 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
     if state.auth is None and not _is_loopback_host(host):
         raise ConfigError(
             f"refusing to serve on {host}: no sign-in plugin is enabled, so SoulSpot may only "
-            "listen on loopback (127.0.0.1). Enable the 'spotify' plugin or use --host 127.0.0.1"
+            "listen on loopback (127.0.0.1). Enable an auth plugin (the built-in one is "
+            "Spotify sign-in) or use --host 127.0.0.1"
         )
     server = create_server(
         app,

@@ -46,7 +46,7 @@ def login_gate() -> Response | None:
             403,
             "Only from this machine",
             "No sign-in plugin is enabled, so SoulSpot answers only on this machine. Enable "
-            "the 'spotify' plugin to use it from elsewhere.",
+            "an auth plugin (the built-in one is Spotify sign-in) to use it from elsewhere.",
         )
     if current_user() is not None:
         return None
