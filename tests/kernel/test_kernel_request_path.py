@@ -1,5 +1,5 @@
-"""The kernel's session interface builds the cookie signer once per key set, and a changed
-secret key still invalidates sessions signed with the old one."""
+"""Kernel request path: the session cookie signer is built once per key set (a changed key
+still invalidates old sessions), and request hooks are checked for async once."""
 
 from __future__ import annotations
 
@@ -39,3 +39,22 @@ def test_signer_is_reused_and_rebuilt_when_the_key_changes(
     app.secret_key = "another key entirely"
     assert iface.get_signing_serializer(app) is not first
     assert client.get("/_t/get").get_data(as_text=True) == "missing"
+
+
+def test_request_hooks_are_checked_for_async_once(make_app: Callable[..., Flask]) -> None:
+    from soulspot.app import SoulSpotFlask
+
+    app = make_app()
+    assert isinstance(app, SoulSpotFlask)
+    assert app.test_client().get("/health/ready").status_code in (200, 503)
+    hook = app.before_request_funcs[None][0]
+    assert app._sync_cache[hook] is hook  # cached while serving, plain functions as-is
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self) -> str:
+            return "ok"
+
+    target = Unhashable()
+    assert app.ensure_sync(target) is target  # still works, just not cached
