@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app
 
 from soulspot import api
 
@@ -25,6 +25,8 @@ EXTENSION = "soulspot_spotify"
 SETTING_CLIENT_ID = "spotify.client_id"
 SETTING_OWNER = "spotify.owner"
 CALLBACK_PATH = "/auth/callback"
+#: Seconds a claimed owner read from the database is reused (see :meth:`Runtime.owner`).
+OWNER_TTL = 2.0
 
 
 def now_ts() -> float:
@@ -55,6 +57,8 @@ class Runtime:
         #: One-time token that lets a non-loopback browser use the setup page (``serve``).
         self.setup_token: str | None = None
         self.lock = threading.Lock()
+        #: ``(owner, valid until)`` of :meth:`owner` (monotonic time).
+        self._owner_cache: tuple[str, float] | None = None
         from .sessions import SessionManager
         from .tokens import TokenManager
 
@@ -92,20 +96,19 @@ class Runtime:
         return f"{parts.scheme}://{parts.netloc}"
 
     def owner(self) -> str:
-        """From config, else the account that claimed the instance. Once claimed it is read
-        once per request (the login gate asks twice); unclaimed is read every time, so the
-        sign-in that claims it sees the new owner."""
+        """From config, else the account that claimed the instance. A claimed owner is kept
+        for :data:`OWNER_TTL` seconds (the login gate asks on every request; the owner only
+        changes when a sign-in claims an unclaimed instance, or when a restore swaps the
+        database). Unclaimed is read every time, so the sign-in that claims it sees it."""
         if self.config.owner:
             return self.config.owner
-        in_request = has_request_context()
-        if in_request:
-            memo = g.get("spotify_owner")
-            if memo:
-                return cast(str, memo)
+        cached = self._owner_cache
+        now = time.monotonic()
+        if cached is not None and now < cached[1]:
+            return cached[0]
         value = api.storage().settings.get(SETTING_OWNER, "")
         value = value if isinstance(value, str) else ""
-        if value and in_request:
-            g.spotify_owner = value
+        self._owner_cache = (value, now + OWNER_TTL) if value else None
         return value
 
     def is_allowed(self, user_id: str) -> bool:
