@@ -72,6 +72,14 @@ def public(view: F) -> F:
     return view
 
 
+def probe(view: F) -> F:
+    """Mark a liveness probe: public, and answered even in maintenance (a restore must not
+    get the container restarted)."""
+    view.soulspot_public = True  # type: ignore[attr-defined]
+    view.soulspot_probe = True  # type: ignore[attr-defined]
+    return view
+
+
 def login_required(view: F) -> F:
     """Require a signed-in user. The kernel already guards every non-public view when an auth
     plugin is enabled; this decorator states it explicitly and guards views on its own."""

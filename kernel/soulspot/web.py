@@ -56,9 +56,14 @@ def login_gate() -> Response | None:
     return resp  # type: ignore[return-value]
 
 
+def _is_probe() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "soulspot_probe", False))
+
+
 def _before_request() -> Response | None:
     state = kernel()
-    if state.maintenance_reason is not None and request.endpoint != "observability.live":
+    if state.maintenance_reason is not None and not _is_probe():
         return problem_response(
             503,
             "Maintenance",

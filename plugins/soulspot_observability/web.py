@@ -23,7 +23,7 @@ from flask import (
     send_from_directory,
 )
 
-from soulspot.api import current_user, is_loopback, kernel, public
+from soulspot.api import current_user, is_loopback, kernel, probe, public
 from soulspot.config import secret_values
 from soulspot.errors import problem_response
 
@@ -182,7 +182,7 @@ def _secrets(app: Flask) -> set[str]:
 
 
 @bp.get("/health/live")
-@public
+@probe
 def live() -> Response:
     """The process answers. No checks, no database, no auth: cheap enough for every probe."""
     return Response(_LIVE_BODY, status=200, mimetype="application/json")
