@@ -36,7 +36,7 @@ def _cfg(tmp_path: Path, text: str = "") -> Path:
     return cfg
 
 
-def _refused_both_ways(
+def assert_refused_both_ways(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     roots: list[Path],
@@ -67,7 +67,7 @@ def _refused_both_ways(
 
 
 def test_unknown_plugin_name_in_config(tmp_path, monkeypatch):
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path,
         monkeypatch,
         [],
@@ -79,7 +79,7 @@ def test_unknown_plugin_name_in_config(tmp_path, monkeypatch):
         ],
         cfg_text="[plugins.sqlight]\nenabled = true\n",
     )
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path,
         monkeypatch,
         [],
@@ -96,7 +96,7 @@ def test_missing_required_concern(tmp_path, monkeypatch):
         module=module,
         source=manifest_plugin(requires=("widgets",)),
     )
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path,
         monkeypatch,
         [root],
@@ -119,7 +119,7 @@ def test_two_providers_of_an_exclusive_concern(tmp_path, monkeypatch):
                 source=manifest_plugin(provides=("storage",)),
             )
         )
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path,
         monkeypatch,
         roots,
@@ -140,7 +140,7 @@ def test_incompatible_kernel_version(tmp_path, monkeypatch):
         version="3.1",
         source=manifest_plugin(kernel=">=2.0"),
     )
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path,
         monkeypatch,
         [root],
@@ -159,7 +159,7 @@ def test_kernel_range_that_is_not_a_range(tmp_path, monkeypatch):
         module=unique("sloppy"),
         source=manifest_plugin(kernel="version two"),
     )
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path, monkeypatch, [root], ["plugin 'sloppy'", "'version two' is not a version range"]
     )
 
@@ -174,7 +174,7 @@ def test_plugin_that_fails_to_import_is_named_and_can_be_disabled(tmp_path, monk
         version="0.3",
         source="raise RuntimeError('database driver missing')\n",
     )
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path,
         monkeypatch,
         [root],
@@ -212,7 +212,7 @@ def test_misspelled_hookimpl_fails_loudly(tmp_path, monkeypatch):
     root = make_dist(
         tmp_path / "site", plugin="typo", module=unique("typo"), source=manifest_plugin(body=body)
     )
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path,
         monkeypatch,
         [root],
@@ -223,7 +223,7 @@ def test_misspelled_hookimpl_fails_loudly(tmp_path, monkeypatch):
 def test_plugin_without_manifest(tmp_path, monkeypatch):
     source = "from soulspot import hookimpl\n\n\n@hookimpl\ndef startup(app):\n    pass\n"
     root = make_dist(tmp_path / "site", plugin="bare", module=unique("bare"), source=source)
-    _refused_both_ways(
+    assert_refused_both_ways(
         tmp_path, monkeypatch, [root], ["plugin 'bare'", "has no manifest hook", "manifest()"]
     )
 
