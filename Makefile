@@ -7,7 +7,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 SYSTEM_STAMP := $(VENV)/.installed-system
 
-.PHONY: run test audit-deps lint type security unit e2e check-system bench soak demo clean docs-config
+.PHONY: run test audit-deps lint type security unit bench soak demo clean docs-config
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
