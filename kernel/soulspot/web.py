@@ -162,7 +162,13 @@ def plugins_page(query: PageParams) -> str:
 @bp.get("/api/plugins")
 @validate(query=NoParams, response=PluginList, summary="List installed plugins")
 def api_plugins(query: NoParams) -> Response:
-    return jsonify([p.as_dict() for p in kernel().plugins])
+    # The plugin list is fixed when the app is built: serialise it once per app.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    body = app.extensions.get("soulspot.plugins_json")
+    if body is None:
+        plugins = [p.as_dict() for p in kernel().plugins]
+        body = app.extensions["soulspot.plugins_json"] = f"{app.json.dumps(plugins)}\n".encode()
+    return app.response_class(body, mimetype=app.json.mimetype)  # type: ignore[no-any-return]
 
 
 @bp.get("/api/openapi.json")
