@@ -14,13 +14,10 @@ import logging
 import math
 import threading
 import time
-from collections import defaultdict
 from typing import Any
 
 from flask import Flask, Response, request
-from flask.globals import request_ctx
 from flask_limiter import ExemptionScope, Limit, Limiter, RateLimitExceeded, RequestLimit
-from flask_limiter._extension import LimiterContext
 from flask_limiter._manager import LimitManager
 from limits.storage import MemoryStorage
 
@@ -163,16 +160,6 @@ class ProbeFriendlyLimiter(Limiter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limit_manager.__class__ = NoExemptionsFastManager
-
-    @property
-    def context(self) -> LimiterContext:
-        """flask-limiter's per-request state, kept where flask-limiter keeps it, found with one
-        context-local look-up instead of three (flask-limiter reads it ~6 times a request)."""
-        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
-        contexts = getattr(ctx, "_limiter_request_context", None)
-        if contexts is None:
-            contexts = ctx._limiter_request_context = defaultdict(LimiterContext)
-        return contexts[self]  # type: ignore[no-any-return]
 
     def _plain(self) -> bool:
         manager = self.limit_manager
