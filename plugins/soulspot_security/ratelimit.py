@@ -17,8 +17,7 @@ import time
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_limiter import ExemptionScope, Limit, Limiter, RateLimitExceeded, RequestLimit
-from flask_limiter._manager import LimitManager
+from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
 from limits.storage import MemoryStorage
 
 from soulspot.api import audit
@@ -133,19 +132,6 @@ class CachedLimit(Limit):
         return iter(cached)
 
 
-class NoExemptionsFastManager(LimitManager):
-    """flask-limiter's limit manager, answering "no exemption" straight away while no route
-    or blueprint is exempt (what its own lookup returns then, after walking the view's
-    qualified name and the blueprint's ancestry on every request)."""
-
-    def exemption_scope(
-        self, app: Flask, endpoint: str | None, blueprint: str | None
-    ) -> ExemptionScope:
-        if not (self._route_exemptions or self._blueprint_exemptions):
-            return ExemptionScope.NONE
-        return super().exemption_scope(app, endpoint, blueprint)
-
-
 class ProbeFriendlyLimiter(Limiter):
     """Skips health probes and ``/metrics`` before doing any work: flask-limiter's own
     request filter still walks its limit bookkeeping for exempt requests.
@@ -156,10 +142,6 @@ class ProbeFriendlyLimiter(Limiter):
     limit resolution -- which then always comes down to "the default limits" -- and hands
     those straight to flask-limiter's own evaluation (same buckets, counting, breach
     callback and 429). Any other setup takes flask-limiter's full path unchanged."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.limit_manager.__class__ = NoExemptionsFastManager
 
     def _plain(self) -> bool:
         manager = self.limit_manager
