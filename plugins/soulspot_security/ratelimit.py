@@ -111,27 +111,6 @@ def _exempt() -> bool:
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
 
 
-class CachedLimit(Limit):
-    """A default limit whose per-request materialisation is remembered per limit string:
-    flask-limiter parses the string and builds fresh ``RuntimeLimit`` objects on every
-    request, although for one string they are always equal (same value, key function,
-    scope, cost). Only valid for limits without meta limits (SoulSpot's have none)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._runtime: dict[str, tuple[Any, ...]] = {}
-
-    def __iter__(self) -> Any:
-        provider = self.limit_provider
-        value = provider() if callable(provider) else provider
-        cached = self._runtime.get(value)
-        if cached is None:
-            cached = tuple(super().__iter__())
-            if len(self._runtime) < 64:  # a handful of configured strings
-                self._runtime[value] = cached
-        return iter(cached)
-
-
 class ProbeFriendlyLimiter(Limiter):
     """Skips health probes and ``/metrics`` before doing any work: flask-limiter's own
     request filter still walks its limit bookkeeping for exempt requests.
@@ -208,7 +187,7 @@ def install(app: Flask, cfg: SecurityConfig) -> Limiter:
                 return "api"
         return endpoint
 
-    defaults: list[Any] = [CachedLimit(limit_for_request, scope=bucket, shared=True)]
+    defaults: list[Any] = [Limit(limit_for_request, scope=bucket, shared=True)]
 
     limiter = ProbeFriendlyLimiter(
         client_key,
