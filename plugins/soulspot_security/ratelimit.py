@@ -113,47 +113,12 @@ def _exempt() -> bool:
 
 class ProbeFriendlyLimiter(Limiter):
     """Skips health probes and ``/metrics`` before doing any work: flask-limiter's own
-    request filter still walks its limit bookkeeping for exempt requests.
-
-    And, while SoulSpot's setup is the plain one (only default limits: no decorated,
-    blueprint, application or meta limits, no exemptions, no extra request filters, no
-    in-memory fallback, errors not swallowed), the middleware check skips flask-limiter's
-    limit resolution -- which then always comes down to "the default limits" -- and hands
-    those straight to flask-limiter's own evaluation (same buckets, counting, breach
-    callback and 429). Any other setup takes flask-limiter's full path unchanged."""
-
-    def _plain(self) -> bool:
-        manager = self.limit_manager
-        return not (
-            self._marked_for_limiting
-            or self._meta_limits
-            or self._storage_dead
-            or self._in_memory_fallback_enabled
-            or self._swallow_errors
-            or manager._decorated_limits
-            or manager._blueprint_limits
-            or manager._route_exemptions
-            or manager._blueprint_exemptions
-            or manager._endpoint_hints
-            or manager._application_limits
-            or self._request_filters != [_exempt]
-        )
+    request filter still walks its limit bookkeeping for exempt requests."""
 
     def _check_request_limit(
         self, callable_name: str | None = None, in_middleware: bool = True
     ) -> None:
         if _exempt():
-            return
-        if callable_name is None and in_middleware and self._plain():
-            # What flask-limiter's __filter_limits + resolve_limits give in this setup.
-            endpoint = self.identify_request()
-            if not endpoint or endpoint.split(".")[-1] == "static":
-                return  # flask-limiter exempts these too (and a disabled limiter has none)
-            seen = self.context.seen_limits
-            defaults = self.limit_manager.default_limits
-            limits = [limit for limit in defaults if limit not in seen]
-            seen.update(defaults)
-            self._Limiter__evaluate_limits(endpoint, limits)  # type: ignore[attr-defined]
             return
         super()._check_request_limit(callable_name, in_middleware)
 
