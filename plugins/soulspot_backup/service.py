@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from soulspot import __version__ as kernel_version
+from soulspot.config import secret_values
 from soulspot.types import BackupSource
 
 from .archive import (
@@ -226,7 +227,8 @@ class BackupService:
         configured = self.kernel.settings.path
         # without a config file (defaults), a restored one goes where SoulSpot looks first
         path = Path(configured or DEFAULT_CONFIG_PATH).resolve()
-        secrets = _secret_values(self.kernel.settings)
+        # every configured secret, in lists and tables too (spotify's token_keys)
+        secrets = secret_values(self.kernel.settings)
 
         def snapshot(dest: Path) -> None:
             if configured is not None and path.exists():
@@ -826,27 +828,6 @@ class BackupService:
             info = self.create("scheduled")
             self.prune()
         return info.id
-
-
-def _secret_values(settings: Any) -> set[str]:
-    from pydantic import BaseModel, SecretStr
-
-    found: set[str] = set()
-
-    def walk(model: Any) -> None:
-        if not isinstance(model, BaseModel):
-            return
-        for key in type(model).model_fields:
-            value = getattr(model, key)
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                found.add(value.get_secret_value())
-            elif isinstance(value, BaseModel):
-                walk(value)
-
-    walk(settings.kernel)
-    for model in settings.plugins.values():
-        walk(model)
-    return found
 
 
 def serving_pid(backups: Path) -> int | None:

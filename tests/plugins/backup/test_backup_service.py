@@ -97,6 +97,21 @@ def test_config_file_holding_a_secret_is_sensitive(make_app: Any, tmp_path: Path
     assert manifest is not None and "config" in {s["name"] for s in manifest["skipped"]}
 
 
+def test_config_file_holding_a_secret_list_is_sensitive(make_app: Any, tmp_path: Path) -> None:
+    # spotify's token_keys is a list of secrets: a plain backup must not carry the file
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    config = tmp_path / "soulspot-test.toml"
+    config.write_text(f'[plugins.spotify]\ntoken_keys = ["{key}"]\n')
+    app = make_app(data_dir=tmp_path / "data")  # spotify enabled: its section is validated
+    with app.app_context():
+        info = service(app).create("manual")
+    assert key.encode() not in info.path.read_bytes()
+    manifest = peek_manifest(info.path)
+    assert manifest is not None and "config" in {s["name"] for s in manifest["skipped"]}
+
+
 @pytest.mark.slow
 def test_round_trip_100k_rows(make_app: Any, tmp_path: Path) -> None:
     app = _app(make_app, tmp_path / "data", ("rows", RowsPlugin()))
