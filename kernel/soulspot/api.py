@@ -115,6 +115,19 @@ def is_loopback(addr: str | None) -> bool:
         return False
 
 
+def is_local_request() -> bool:
+    """Whether this request comes from this machine. With ``[kernel] trusted_proxies`` the
+    proxy's ``X-Forwarded-For`` gives the real client, so a loopback client is local. Without
+    it, a reverse proxy on the same host makes every client 127.0.0.1 — but they ask for the
+    public name, so only a loopback client asking for a loopback name counts as local."""
+    if not has_request_context() or not is_loopback(request.remote_addr):
+        return False
+    if kernel().settings.kernel.trusted_proxies > 0:
+        return True
+    name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return name in ("localhost", "[::1]") or is_loopback(name)
+
+
 def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
 

@@ -17,7 +17,7 @@ from flask import (
 )
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from .api import current_user, is_loopback, kernel, public, request_id
+from .api import current_user, is_local_request, kernel, public, request_id
 from .errors import problem_response, wants_json
 from .types import NavItem
 from .validation import validate
@@ -40,7 +40,7 @@ def login_gate() -> Response | None:
     if view is not None and getattr(view, "soulspot_public", False):
         return None
     if state.auth is None:
-        if is_loopback(request.remote_addr):
+        if is_local_request():
             return None
         return problem_response(
             403,

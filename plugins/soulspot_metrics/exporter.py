@@ -25,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_flask_exporter import PrometheusMetrics
 
-from soulspot.api import is_loopback, public
+from soulspot.api import is_local_request, public
 from soulspot.errors import problem_response
 
 from .config import MetricsConfig
@@ -133,7 +133,7 @@ got_request_exception.connect(_on_exception)
 
 
 def _authorised(state: MetricsState) -> bool:
-    if is_loopback(request.remote_addr):
+    if is_local_request():
         return True
     if state.token is None:
         return False

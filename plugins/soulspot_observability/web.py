@@ -23,7 +23,7 @@ from flask import (
     send_from_directory,
 )
 
-from soulspot.api import current_user, is_loopback, kernel, probe, public
+from soulspot.api import current_user, is_local_request, kernel, probe, public
 from soulspot.config import secret_values
 from soulspot.errors import problem_response
 
@@ -207,7 +207,7 @@ def ready() -> Response:
 
 def may_see_details() -> bool:
     """The signed-in owner, or anyone on this machine (loopback)."""
-    if is_loopback(request.remote_addr):
+    if is_local_request():
         return True
     user = current_user()
     return user is not None and user.is_owner

@@ -382,7 +382,7 @@ def revoke_all(form: CsrfOnlyForm) -> Response:
 
 def _setup_allowed(token: str) -> bool:
     """Only this machine, or whoever holds the one-time token ``serve`` printed."""
-    if api.is_loopback(request.remote_addr):
+    if api.is_local_request():
         return True
     expected = runtime().setup_token
     return bool(expected and token and hmac.compare_digest(expected, token))

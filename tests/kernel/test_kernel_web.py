@@ -312,3 +312,16 @@ def test_loopback_names_public_url_and_allowed_hosts_are_trusted(make_app):
     for host in ("127.0.0.1:8765", "localhost:8765", "music.example.org", "nas.lan:8765"):
         assert client.get("/open", headers={"Host": host}).status_code != 400, host
     assert client.get("/open", headers={"Host": "other.lan:8765"}).status_code == 400
+
+
+def test_loopback_through_a_proxy_is_not_local(make_app):
+    # A reverse proxy on the same host (trusted_proxies unset) makes every client 127.0.0.1,
+    # but the client asked for the public name: without auth it must not be served.
+    app = make_app({"kernel": {"public_url": "https://music.example.org"}}, disable=OFF)
+    client = app.test_client()
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+    assert (
+        client.get("/", environ_base=local, headers={"Host": "127.0.0.1:8765"}).status_code == 200
+    )
+    proxied = client.get("/", environ_base=local, headers={"Host": "music.example.org"})
+    assert proxied.status_code == 403

@@ -155,3 +155,20 @@ def test_serve_prints_the_setup_link_for_the_port_it_serves_on(tmp_path: Path) -
         proc.wait(timeout=30)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_setup_refuses_clients_coming_through_a_same_host_proxy(
+    spotify_app: Callable[..., Flask],
+) -> None:
+    # Behind a proxy on this machine without trusted_proxies, every client is 127.0.0.1, but
+    # asks for the public name: nobody on the internet may claim an unconfigured instance.
+    app = spotify_app(
+        {"client_id": ""}, config={"kernel": {"public_url": "https://music.example.org"}}
+    )
+    client = app.test_client()
+    proxied = client.get(
+        "/auth/setup",
+        base_url="https://music.example.org",
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert proxied.status_code == 403
