@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from cryptography.fernet import InvalidToken
 from flask import (
     Blueprint,
     after_this_request,
@@ -222,6 +223,11 @@ def callback(query: CallbackQuery) -> Response:
         )
     try:
         verifier = rt.keyring.decrypt(pending.code_verifier)
+    except InvalidToken:  # the key changed since /auth/login (a restore, an edited key)
+        raise _sign_in_failed(
+            "expired_state", "This sign-in can no longer be completed. Start again."
+        ) from None
+    try:
         client = oauth_client(rt)
         token = client.fetch_token(rt.config.token_url, code=query.code, code_verifier=verifier)
         profile = fetch_profile(rt, token["access_token"])

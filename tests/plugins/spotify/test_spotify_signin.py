@@ -238,3 +238,18 @@ def test_every_auth_event_has_time_ip_agent_and_request_id(
         assert event.ip == "127.0.0.1"
         assert event.user_agent == "TestBrowser/1.0"
         assert event.request_id and event.request_id != "-"
+
+
+def test_callback_after_the_token_key_changed_is_a_clear_400(app: Flask, browser: Browser) -> None:
+    from cryptography.fernet import Fernet
+
+    callback = browser.authorize(browser.start_sign_in())
+    # the key the pending verifier was sealed with is gone (a restore, an edited key file)
+    key_file = app.extensions["soulspot"].data_dir / "keys" / "spotify_token_keys"
+    key_file.write_text(Fernet.generate_key().decode() + "\n")
+    app.extensions["soulspot_spotify"].keyring.reload()
+    resp = browser.get(callback)
+    assert resp.status_code == 400
+    assert "can no longer be completed" in resp.get_data(as_text=True)
+    failed = [e for e in audit_events(app, "auth.sign_in") if e.outcome == "failed"]
+    assert [e.details["reason"] for e in failed] == ["expired_state"]
