@@ -57,8 +57,3 @@ class SqliteConfig(BaseModel):
             "to the soulspot.sqlite logger and counted in soulspot_db_slow_queries_total."
         ),
     )
-    audit_retention_days: int = Field(
-        365,
-        ge=0,
-        description="Audit events older than this are pruned daily (0 keeps them forever).",
-    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import logging
 import os
 import sqlite3
@@ -256,17 +255,13 @@ def dependency_versions() -> dict[str, str]:
 
 
 def maintenance(store: SqliteStorage) -> dict[str, int]:
-    """Drop expired cache entries, prune audit events past retention, ``PRAGMA optimize``."""
+    """Drop expired cache entries and ``PRAGMA optimize``. Audit retention is a policy of the
+    audit log's owner (the security plugin), which calls ``audit.prune_before``."""
     with store.connection():
         purged = store.ttl_cache.purge_expired()
-        pruned = 0
-        days = store.config.audit_retention_days
-        if days:
-            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-            pruned = store.audit.prune_before(cutoff)
         store.database.execute_sql("PRAGMA optimize")
-    log.info("database maintenance", extra={"cache_purged": purged, "audit_pruned": pruned})
-    return {"cache_purged": purged, "audit_pruned": pruned}
+    log.info("database maintenance", extra={"cache_purged": purged})
+    return {"cache_purged": purged}
 
 
 def jobs(app: Flask) -> list[Job]:

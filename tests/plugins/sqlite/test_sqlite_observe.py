@@ -142,12 +142,14 @@ def test_dependency_versions(make_app):
     assert merged["peewee"] == peewee.__version__
 
 
-def test_maintenance_job_purges_cache_and_prunes_audit(make_app):
+def test_maintenance_job_purges_cache_and_leaves_audit_retention_to_its_owner(make_app):
     import datetime as dt
 
     from soulspot.types import AuditEvent
 
-    app = make_app({"plugins": {"sqlite": {"audit_retention_days": 30}}})
+    # [plugins.security] audit_retention_days = 0 keeps audit events forever: the store's
+    # own maintenance must not prune them behind the audit log owner's back
+    app = make_app({"plugins": {"security": {"audit_retention_days": 0}}})
     store = app.extensions["soulspot"].storage
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
     with store.connection():
@@ -159,8 +161,8 @@ def test_maintenance_job_purges_cache_and_prunes_audit(make_app):
     with store.connection():
         left = store.database.execute_sql("SELECT key FROM cache_entries").fetchall()
         assert left == [("fresh",)]
-        assert store.audit.count() == kept - 1
-        assert store.audit.count(event="auth.sign_in") == 0
+        assert store.audit.count() == kept
+        assert store.audit.count(event="auth.sign_in") == 1
 
 
 def test_without_a_storage_provider_start_up_names_the_concern(make_app):
