@@ -61,8 +61,30 @@ def _is_probe() -> bool:
     return bool(getattr(view, "soulspot_probe", False))
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def _cross_site() -> bool:
+    """A browser says this state-changing request comes from another site."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("Origin")
+    return origin is not None and origin != request.host_url.rstrip("/")
+
+
 def _before_request() -> Response | None:
     state = kernel()
+    if (
+        request.method not in _SAFE_METHODS
+        and current_app.config["SOULSPOT_BASELINE_CSRF"]
+        and _cross_site()
+    ):
+        # No plugin provides the 'csrf' concern: the kernel still refuses what a browser
+        # marks as cross-site, so a web page cannot drive SoulSpot (the security plugin adds
+        # tokens, an allow-list and audit events).
+        return problem_response(
+            403, "Cross-site request refused", "This request came from another site."
+        )
     if state.maintenance_reason is not None and not _is_probe():
         return problem_response(
             503,
@@ -75,6 +97,10 @@ def _before_request() -> Response | None:
 
 def install(app: Flask) -> None:
     """Register the kernel's request gate (after plugins' own request hooks) and UI globals."""
+    state = app.extensions["soulspot"]
+    app.config["SOULSPOT_BASELINE_CSRF"] = not any(
+        "csrf" in p.provides for p in state.enabled_plugins()
+    )
     app.before_request(_before_request)
     app.jinja_env.globals.setdefault("csp_nonce", lambda: "")
     app.jinja_env.globals.setdefault("csrf_token", lambda: "")

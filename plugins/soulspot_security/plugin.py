@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
+        provides=("csrf", "security-headers", "rate-limits"),
         config_model="soulspot_security.config:SecurityConfig",
         description="Security headers, CSP, rate limits, CORS, CSRF, audit log page.",
     )

@@ -325,3 +325,20 @@ def test_loopback_through_a_proxy_is_not_local(make_app):
     )
     proxied = client.get("/", environ_base=local, headers={"Host": "music.example.org"})
     assert proxied.status_code == 403
+
+
+def test_without_a_csrf_plugin_the_kernel_refuses_cross_site_writes(app):
+    # every built-in is off here: nothing provides 'csrf', so the kernel's baseline applies
+    client = app.test_client()
+    refused = client.post("/open", headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403
+    assert client.post("/open", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    # the app's own origin, and clients that send neither header, reach the view (405 here:
+    # /open takes GET only) instead of the refusal
+    assert client.post("/open", headers={"Origin": "http://localhost"}).status_code == 405
+    assert client.post("/open").status_code == 405
+
+
+def test_with_the_security_plugin_the_kernel_leaves_csrf_to_it(make_app):
+    app = make_app(disable=[p for p in BUILTINS if p != "security"])
+    assert app.config["SOULSPOT_BASELINE_CSRF"] is False
