@@ -107,7 +107,12 @@ def register(cli: click.Group) -> None:
 
         store = _store()
         current = store.migrator.applied().get(plugin, 0)
-        if plugin in store.migrator.heads() and version >= current:
+        if plugin not in store.migrator.heads():
+            known = ", ".join(sorted(store.migrator.heads())) or "none"
+            fail(f"no migrations for plugin {plugin!r} (plugins with a schema: {known})")
+        if version < 0:
+            fail(f"version {version} is not a schema version (expected 0 or more)")
+        if version >= current:
             fail(f"plugin {plugin!r} is at schema version {current}; nothing to downgrade")
         confirm(
             f"Downgrade the schema of plugin {plugin!r} from version {current} to {version}? "
