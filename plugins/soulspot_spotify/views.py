@@ -19,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.wrappers import Response
 
@@ -277,6 +278,7 @@ def callback(query: CallbackQuery) -> Response:
     if old is not None:
         api.storage().sessions.delete(old)  # a fresh id at every sign-in (no fixation)
     value = rt.sessions.create(user_id, display_name)
+    flask_session.clear()  # Flask's cookie (CSRF token, flashes) starts fresh with the new session
     api.audit("auth.sign_in", actor=user_id, owner_claimed=claimed)
     log.info("signed in", extra={"user": user_id})
     resp = redirect(_safe_next(pending.next_url))
@@ -303,6 +305,7 @@ def logout(form: LogoutForm) -> Response:
     args: dict[str, Any] = {}
     if form.disconnect and record is not None:
         args = {"disconnected": "1", "revoked": "1" if revoked else "0"}
+    flask_session.clear()  # the CSRF token and flashes of the ended session go with it
     resp = redirect(url_for("spotify.signed_out", **args))
     rt.sessions.clear_cookie(resp)
     return resp
