@@ -14,11 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from flask import request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ValidationFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class NoParams(BaseModel):
+    """An API route that takes no query parameters (unknown ones are refused with 422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageParams(BaseModel):
+    """A page that reads no query parameters (unknown ones, like tracking tags, are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from flask import (
     render_template,
     request,
 )
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, Field, RootModel
 
 from .api import current_user, is_local_request, kernel, public, request_id
 from .errors import problem_response, wants_json
 from .types import NavItem
-from .validation import validate
+from .validation import NoParams, PageParams, validate
 
 bp = Blueprint("kernel", __name__)
 
@@ -136,18 +136,6 @@ def _nav() -> list[NavItem]:
             items.extend(group or ())
         cached = app.extensions["soulspot.nav"] = sorted(items, key=lambda i: (i.order, i.label))
     return list(cached)
-
-
-class NoParams(BaseModel):
-    """An API route that takes no query parameters (unknown ones are refused with 422)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class PageParams(BaseModel):
-    """A page that reads no query parameters (unknown ones, like tracking tags, are ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
 
 
 class PluginOut(BaseModel):

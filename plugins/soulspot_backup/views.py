@@ -19,7 +19,7 @@ from flask import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from soulspot.errors import Problem
-from soulspot.validation import validate
+from soulspot.validation import NoParams, PageParams, validate
 
 from .archive import BackupError, NeedsPassphrase, WrongPassphrase, valid_id
 from .commands import age
@@ -90,7 +90,8 @@ def make_blueprint() -> Blueprint:
     bp = Blueprint("backup", __name__, template_folder="templates")
 
     @bp.get("/backups")
-    def index() -> str:
+    @validate(query=PageParams)
+    def index(query: PageParams) -> str:
         svc = _svc()
         now = dt.datetime.now(dt.UTC)
         rows: list[dict[str, Any]] = [
@@ -106,8 +107,8 @@ def make_blueprint() -> Blueprint:
         )
 
     @bp.get("/api/backups")
-    @validate(response=BackupList, summary="List backups, newest first.")
-    def api_list() -> Response:
+    @validate(query=NoParams, response=BackupList, summary="List backups, newest first.")
+    def api_list(query: NoParams) -> Response:
         return jsonify({"backups": [b.as_dict() for b in _svc().backups()]})
 
     @bp.post("/backups/create")
@@ -137,7 +138,8 @@ def make_blueprint() -> Blueprint:
         return redirect(url_for("backup.index"))  # type: ignore[return-value]
 
     @bp.get("/backups/<backup_id>/download")
-    def download(backup_id: str) -> Response:
+    @validate(query=PageParams)
+    def download(backup_id: str, query: PageParams) -> Response:
         info = _find(backup_id)
         return send_file(
             info.path,

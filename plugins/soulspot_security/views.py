@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from soulspot.api import config_for, has_storage, public, storage
 from soulspot.errors import Problem
-from soulspot.validation import validate
+from soulspot.validation import NoParams, validate
 
 from .auditlog import as_dict
 from .guard import csrf_exempt, csrf_token
@@ -87,10 +87,6 @@ class CsrfTokenOut(BaseModel):
 
     csrf_token: str
     header: str = "X-CSRF-Token"
-
-
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class CspReport(BaseModel):

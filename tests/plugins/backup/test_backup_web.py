@@ -120,3 +120,11 @@ def test_encrypted_backup_from_the_page_and_a_wrong_passphrase(
         data={"csrf_token": token, "confirm": "restore", "passphrase": "page secret"},
     )
     assert len(all_rows(app)) == 10
+
+
+def test_backup_api_refuses_unknown_query_parameters(make_app: Any, tmp_path: Path) -> None:
+    app = make_app(disable=["spotify"], data_dir=tmp_path / "data")
+    client = app.test_client()
+    assert client.get("/api/backups").status_code == 200
+    resp = client.get("/api/backups?x=1")
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
