@@ -55,14 +55,28 @@ class OAuthPending(BaseModel):
 MODELS = [SpotifyToken, OAuthPending]
 
 
+#: Schema version 1 as it was shipped: written out, so that later changes to the models above
+#: never change what this step creates (a new step alters the tables instead).
+_SCHEMA_1 = (
+    'CREATE TABLE "spotify_tokens" ("user_id" VARCHAR(255) NOT NULL PRIMARY KEY, '
+    '"display_name" VARCHAR(255) NOT NULL, "access_token" TEXT, "refresh_token" TEXT, '
+    '"scope" TEXT NOT NULL, "expires_at" REAL NOT NULL, "consented_at" REAL, '
+    '"updated_at" REAL NOT NULL, "reauth_needed" INTEGER NOT NULL, "reauth_reason" VARCHAR(64))',
+    'CREATE TABLE "spotify_oauth_pending" ("state_hash" VARCHAR(64) NOT NULL PRIMARY KEY, '
+    '"code_verifier" TEXT NOT NULL, "browser_hash" VARCHAR(64) NOT NULL, '
+    '"next_url" TEXT NOT NULL, "created_at" REAL NOT NULL, "expires_at" REAL NOT NULL)',
+    'CREATE INDEX "spotify_oauth_pending_expires_at" ON "spotify_oauth_pending" ("expires_at")',
+)
+
+
 def _upgrade_1(db: Any, migrator: Any) -> None:
-    with db.bind_ctx(MODELS):
-        db.create_tables(MODELS)
+    for statement in _SCHEMA_1:
+        db.execute_sql(statement)
 
 
 def _downgrade_1(db: Any, migrator: Any) -> None:
-    with db.bind_ctx(MODELS):
-        db.drop_tables(MODELS)
+    db.execute_sql('DROP TABLE IF EXISTS "spotify_oauth_pending"')
+    db.execute_sql('DROP TABLE IF EXISTS "spotify_tokens"')
 
 
 def migrations() -> list[Migration]:

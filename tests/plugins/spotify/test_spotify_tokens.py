@@ -270,3 +270,23 @@ def test_status_api_and_connection_check(
         (event,) = audit_events(app, name)
         assert event.ip == "127.0.0.1" and event.user_agent == "TestBrowser/1.0"
         assert event.request_id and event.actor == "alice" and event.time
+
+
+def test_schema_1_matches_the_models() -> None:
+    # migration 1 is frozen DDL: it must create exactly what the models describe today
+    # (when a model changes, a new migration must carry the change)
+    import peewee
+
+    from soulspot_spotify.models import _SCHEMA_1, MODELS
+
+    def tables(db: peewee.SqliteDatabase) -> set[str]:
+        rows = db.execute_sql("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
+        return {row[0] for row in rows}
+
+    from_models = peewee.SqliteDatabase(":memory:")
+    with from_models.bind_ctx(MODELS):
+        from_models.create_tables(MODELS)
+    frozen = peewee.SqliteDatabase(":memory:")
+    for statement in _SCHEMA_1:
+        frozen.execute_sql(statement)
+    assert tables(frozen) == tables(from_models)
