@@ -680,6 +680,9 @@ class BackupService:
                 raise BackupError("; ".join(result.problems) or "no manifest")
             for name in reversed(done):
                 if name not in registered or not (work / name).is_dir():
+                    # not in the pre-restore backup (a sensitive source left out of a plain
+                    # one): say so instead of claiming everything was put back
+                    failed.append(f"{name} (not in {pre_restore})")
                     continue
                 try:
                     registered[name].restore(work / name)
