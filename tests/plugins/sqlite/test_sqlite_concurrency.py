@@ -118,13 +118,12 @@ with app.app_context(), store.connection():
 """
 
 
-@pytest.mark.slow
-def test_sigkilled_writer_loses_no_acknowledged_write(make_app, tmp_path):
-    data = tmp_path / "data"
+def _start_writer(tmp_path, data):
+    """The WRITER script in its own process, on ``data``, without our SOULSPOT_* env."""
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOULSPOT")}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(script), str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -132,6 +131,12 @@ def test_sigkilled_writer_loses_no_acknowledged_write(make_app, tmp_path):
         env=env,
         cwd=tmp_path,
     )
+
+
+@pytest.mark.slow
+def test_sigkilled_writer_loses_no_acknowledged_write(make_app, tmp_path):
+    data = tmp_path / "data"
+    proc = _start_writer(tmp_path, data)
     acked: list[int] = []
     try:
         assert proc.stdout is not None
@@ -175,17 +180,7 @@ def test_two_processes_writing_at_once_see_no_lock_errors(make_app, tmp_path):
     busy_timeout and the plugin's retry keep both going."""
     data = tmp_path / "data"
     store = make_app(data_dir=data).extensions["soulspot"].storage
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOULSPOT")}
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(data)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    proc = _start_writer(tmp_path, data)
     mine: list[int] = []
     theirs: list[int] = []
     try:
