@@ -18,7 +18,9 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
+from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
+from werkzeug.exceptions import TooManyRequests
 
 from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, problem_response
@@ -32,6 +34,9 @@ DEFAULT_ENDPOINT_LIMITS = {"security.csp_report": "30/minute"}
 
 EXEMPT_PREFIXES = ("/health/", "/metrics", "/static/")
 EXEMPT_PATHS = frozenset({"/health", "/metrics", "/favicon.ico"})
+
+#: First part of every counter's key (the storage may be shared with other apps).
+KEY_PREFIX = "soulspot"
 
 
 def client_key() -> str:
@@ -64,20 +69,83 @@ class BreachAuditor(OncePerWindow):
     """Audits the first breach of each (client, limit) per window; later refusals in the same
     window are only counted in the log."""
 
-    def __call__(self, limit: RequestLimit) -> None:
-        if self.first_in_window((limit.key,), float(limit.reset_at)):
+    def breached(self, key: str, limit: str, reset_at: float) -> None:
+        if self.first_in_window((key,), reset_at):
             audit(
                 "security.rate_limited",
                 outcome="refused",
-                limit=str(limit.limit),
+                limit=limit,
                 path=request.path,
                 endpoint=request.endpoint,
                 method=request.method,
             )
         log.info(
             "rate limit exceeded",
-            extra={"limit": str(limit.limit), "path": request.path, "client": client_key()},
+            extra={"limit": limit, "path": request.path, "client": client_key()},
         )
+
+    def __call__(self, limit: RequestLimit) -> None:
+        """flask-limiter's ``on_breach`` (its own evaluation path; see :class:`AreaLimiter`)."""
+        self.breached(limit.key, str(limit.limit), float(limit.reset_at))
+
+
+class RateLimited(TooManyRequests):
+    """A request over its limit: rendered as 429 problem+json with ``Retry-After``."""
+
+    def __init__(self, limit: str, retry_after: int) -> None:
+        super().__init__(f"Rate limit {limit} exceeded. Try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+class LimitRules:
+    """Which limits a request meets and which counter it spends, from config (parsed once):
+    a per-endpoint override counts per endpoint, ``/auth/*`` shares the bucket ``auth``,
+    ``/api/*`` shares ``api``, other pages count per endpoint."""
+
+    def __init__(self, cfg: SecurityConfig) -> None:
+        overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
+        self.texts = {
+            "auth": cfg.rate_limit_auth,
+            "api": cfg.rate_limit_api,
+            "other": cfg.rate_limit_default,
+            **{f"endpoint:{k}": v for k, v in overrides.items()},
+        }
+        self.overrides = {k: _parse(v) for k, v in overrides.items()}
+        self.auth = _parse(cfg.rate_limit_auth)
+        self.api = _parse(cfg.rate_limit_api)
+        self.other = _parse(cfg.rate_limit_default)
+
+    def text_for(self, endpoint: str, path: str) -> str:
+        """The configured string, for flask-limiter's own evaluation (same choice)."""
+        if endpoint in self.overrides:
+            return self.texts[f"endpoint:{endpoint}"]
+        return self.texts[self.area(path) or "other"]
+
+    @staticmethod
+    def area(path: str) -> str | None:
+        if path.startswith("/auth/"):
+            return "auth"
+        if path.startswith("/api/"):
+            return "api"
+        return None
+
+    def bucket(self, endpoint: str, path: str) -> str:
+        return endpoint if endpoint in self.overrides else (self.area(path) or endpoint)
+
+    def for_request(self, endpoint: str, path: str) -> tuple[list[RateLimitItem], str]:
+        items = self.overrides.get(endpoint)
+        if items is not None:
+            return items, endpoint
+        area = self.area(path)
+        if area == "auth":
+            return self.auth, area
+        if area == "api":
+            return self.api, area
+        return self.other, endpoint
+
+
+def _parse(text: str) -> list[RateLimitItem]:
+    return sorted(parse_many(text)) if text.strip() else []
 
 
 class SweepingMemoryStorage(MemoryStorage):
@@ -111,61 +179,80 @@ def _exempt() -> bool:
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
 
 
-class ProbeFriendlyLimiter(Limiter):
-    """Skips health probes and ``/metrics`` before doing any work: flask-limiter's own
-    request filter still walks its limit bookkeeping for exempt requests."""
+class AreaLimiter(Limiter):
+    """flask-limiter, with the per-request evaluation our limits need and nothing more.
+
+    Every limit here depends only on the endpoint and the path's area (see
+    :class:`LimitRules`), so the request hook looks the limits up in a dict and spends them
+    through flask-limiter's public :attr:`~flask_limiter.Limiter.limiter` (the ``limits``
+    strategy on the configured storage), instead of running its general resolution
+    (decorators, blueprints, exemption scopes, meta limits), which cost about a third of a
+    signed-in API request. Counters, windows, strategies and storages stay flask-limiter's
+    and limits'. The same rules are also given to flask-limiter as its default limit, so
+    should a release stop calling this hook, its own evaluation enforces the same limits.
+    """
+
+    def __init__(self, rules: LimitRules, auditor: BreachAuditor, **kwargs: Any) -> None:
+        self.rules = rules
+        self.auditor = auditor
+        super().__init__(**kwargs)
 
     def _check_request_limit(
         self, callable_name: str | None = None, in_middleware: bool = True
     ) -> None:
-        if _exempt():
+        if not self.enabled or _exempt():
             return
-        super()._check_request_limit(callable_name, in_middleware)
+        endpoint = request.endpoint
+        if not endpoint or endpoint.rsplit(".", 1)[-1] == "static":
+            return  # no route (404) or a static file: flask-limiter does not count these
+        items, bucket = self.rules.for_request(endpoint, request.path)
+        if not items:
+            return
+        strategy = self.limiter
+        ids = (KEY_PREFIX, client_key(), bucket)
+        for item in items:
+            if not strategy.hit(item, *ids):
+                reset_at = float(strategy.get_window_stats(item, *ids).reset_time)
+                self.auditor.breached(item.key_for(*ids), str(item), reset_at)
+                raise RateLimited(str(item), max(1, math.ceil(reset_at - time.time())))
 
 
 def install(app: Flask, cfg: SecurityConfig) -> Limiter:
-    overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
-    auth, api, other = cfg.rate_limit_auth, cfg.rate_limit_api, cfg.rate_limit_default
+    rules = LimitRules(cfg)
 
-    # One default limit whose value and bucket depend on the request, instead of one limit
-    # per area each with an ``exempt_when``: flask-limiter materialises and filters every
-    # default limit on every request. Same buckets as separate limits would use: a per-
-    # endpoint override counts per endpoint, /auth/* shares "auth", /api/* shares "api",
-    # other pages count per endpoint.
+    # flask-limiter's own evaluation (only if AreaLimiter's hook is not called): one default
+    # limit whose value and bucket depend on the request, the same choice as LimitRules.
     def limit_for_request() -> str:
-        endpoint = request.endpoint or ""
-        if endpoint in overrides:
-            return overrides[endpoint]
-        path = request.path
-        if path.startswith("/auth/"):
-            return auth
-        if path.startswith("/api/"):
-            return api
-        return other
+        return rules.text_for(request.endpoint or "", request.path)
 
     def bucket(endpoint: str) -> str:
-        if endpoint not in overrides:
-            path = request.path
-            if path.startswith("/auth/"):
-                return "auth"
-            if path.startswith("/api/"):
-                return "api"
-        return endpoint
+        return rules.bucket(endpoint, request.path)
 
     defaults: list[Any] = [Limit(limit_for_request, scope=bucket, shared=True)]
-
-    limiter = ProbeFriendlyLimiter(
-        client_key,
+    auditor = BreachAuditor()
+    limiter = AreaLimiter(
+        rules,
+        auditor,
+        key_func=client_key,
         default_limits=defaults,
         storage_uri=storage_uri(cfg.rate_limit_storage_uri),
         strategy=cfg.rate_limit_strategy,
         headers_enabled=False,
-        on_breach=BreachAuditor(),
-        key_prefix="soulspot",
+        on_breach=auditor,
+        key_prefix=KEY_PREFIX,
         enabled=cfg.rate_limits_enabled,
     )
     limiter.request_filter(_exempt)
     limiter.init_app(app)
+
+    def rate_limited(exc: RateLimited) -> Response:
+        return problem_response(
+            429,
+            "Too many requests",
+            exc.description or "Rate limit exceeded.",
+            type_=PROBLEM_TYPE_BASE + "rate-limited",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     def too_many(exc: RateLimitExceeded) -> Response:
         current = limiter.current_limit
@@ -179,5 +266,6 @@ def install(app: Flask, cfg: SecurityConfig) -> Limiter:
             headers={"Retry-After": str(retry_after)},
         )
 
+    app.register_error_handler(RateLimited, rate_limited)
     app.register_error_handler(RateLimitExceeded, too_many)
     return limiter

@@ -37,3 +37,40 @@ def test_a_burst_of_hits_starts_at_most_one_sweep_and_expired_counters_reset() -
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert storage.incr("k", expiry=60) == 1
+
+
+def test_flask_limiters_own_evaluation_spends_the_same_counters(make_app: Any) -> None:
+    """AreaLimiter's request hook and flask-limiter's general evaluation (which runs should
+    a release stop calling the hook) choose the same limit and the same counter."""
+    from flask_limiter import Limiter, RateLimitExceeded
+
+    app = make_app(
+        {
+            "plugins": {
+                "security": {
+                    "rate_limit_api": "2/minute",
+                    "rate_limits": {"kernel.api_plugins": "1/minute"},
+                }
+            }
+        },
+        disable=NO_AUTH,
+    )
+    (limiter,) = app.extensions["limiter"]
+    client = app.test_client()
+    assert client.get("/api/plugins").status_code == 200  # through AreaLimiter's hook
+
+    def library_check(path: str) -> bool:
+        with app.test_request_context(path, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+            try:
+                Limiter._check_request_limit(limiter)
+            except RateLimitExceeded:
+                return False
+            return True
+
+    # the override (1/minute, counted per endpoint) is already spent by the hit above
+    assert library_check("/api/plugins") is False
+    # the shared /api/* budget: one hit by the library, one by the hook, then refused
+    assert library_check("/api/audit") is True
+    assert client.get("/api/audit").status_code == 200
+    assert library_check("/api/audit") is False
+    assert client.get("/api/audit").status_code == 429
