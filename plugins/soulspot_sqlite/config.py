@@ -49,6 +49,17 @@ class SqliteConfig(BaseModel):
             "readiness fails."
         ),
     )
+    session_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a session read from the database is served from memory. Sign-out, "
+            "revocation and expiry in the server take effect at once; a change made by "
+            "another process (the soulspot CLI) within this many seconds. 0: read the "
+            "database on every request."
+        ),
+    )
     slow_query_ms: float = Field(
         100.0,
         ge=0,

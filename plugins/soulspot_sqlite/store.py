@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,10 +53,37 @@ def _dumps(value: Any) -> str:
 
 
 class SqliteSessionStore:
-    _COLUMNS = "id, user_id, created_at, last_seen, expires_at, ip, user_agent, data"
+    """Sessions by id, with the rows this process read recently kept in memory.
 
-    def __init__(self, store: SqliteStorage) -> None:
+    A signed-in request asks for its session on every request; reading it from memory
+    instead of the database is the difference between a pool check-out plus a query
+    (and, under load, threads queueing for the GIL that SQLite releases) and a dict
+    look-up. Every write through this store drops what it may have changed, so sign-out,
+    revocation and expiry in this process take effect at once; a row changed by another
+    process (``soulspot`` CLI) is read again within ``session_cache_seconds``. Nothing is
+    cached from inside a transaction (it may roll back), and a read that raced a write is
+    not kept.
+    """
+
+    _COLUMNS = "id, user_id, created_at, last_seen, expires_at, ip, user_agent, data"
+    MAX_CACHED = 1024
+
+    def __init__(self, store: SqliteStorage, cache_seconds: float = 0.0) -> None:
         self._store = store
+        self._cache_seconds = cache_seconds
+        self._cached: dict[str, tuple[SessionRecord, float]] = {}
+        self._generation = 0  # bumped by every write: a read older than it is not cached
+        self._lock = threading.Lock()
+        self.clock: Callable[[], float] = time.monotonic
+
+    def forget(self, session_id: str | None = None) -> None:
+        """Drop one cached session, or all of them (writes, restore, migrations)."""
+        with self._lock:
+            self._generation += 1
+            if session_id is None:
+                self._cached.clear()
+            else:
+                self._cached.pop(session_id, None)
 
     @property
     def _db(self) -> SoulspotSqliteDatabase:
@@ -92,29 +119,55 @@ class SqliteSessionStore:
         )
 
     def get(self, session_id: str) -> SessionRecord | None:
+        cached = self._cached.get(session_id)
+        if cached is not None and cached[1] > self.clock():
+            return cached[0]
+        generation = self._generation
         row = self._db.execute_sql(
             "SELECT id, user_id, created_at, last_seen, expires_at, ip, user_agent, data "
             "FROM sessions WHERE id = ?",
             (session_id,),
         ).fetchone()
-        return self._record(row) if row else None
+        if not row:
+            return None
+        record = self._record(row)
+        if self._cache_seconds > 0 and not self._db.in_transaction():
+            with self._lock:
+                if generation == self._generation:
+                    if len(self._cached) >= self.MAX_CACHED:
+                        self._cached.clear()
+                    self._cached[session_id] = (record, self.clock() + self._cache_seconds)
+        return record
+
+    def _write(self, sql: str, params: tuple[Any, ...], session_id: str | None) -> Any:
+        """Run a write, then forget what it may have changed: right after the statement
+        (a read that started before it is not cached: the generation moved) and again
+        when the caller's transaction ends (a read in between saw the old, committed row)."""
+        try:
+            return self._db.execute_sql(sql, params)
+        finally:
+            self.forget(session_id)
+            if self._db.in_transaction():
+                self._db.after_transaction(lambda: self.forget(session_id))
 
     def touch(self, session_id: str, when: dt.datetime) -> None:
-        self._db.execute_sql(
-            "UPDATE sessions SET last_seen = ? WHERE id = ?", (_ts(when), session_id)
+        self._write(
+            "UPDATE sessions SET last_seen = ? WHERE id = ?", (_ts(when), session_id), session_id
         )
 
     def update_data(self, session_id: str, data: Mapping[str, Any]) -> None:
-        self._db.execute_sql(
-            "UPDATE sessions SET data = ? WHERE id = ?", (_dumps(dict(data)), session_id)
+        self._write(
+            "UPDATE sessions SET data = ? WHERE id = ?",
+            (_dumps(dict(data)), session_id),
+            session_id,
         )
 
     def delete(self, session_id: str) -> bool:
-        cursor = self._db.execute_sql("DELETE FROM sessions WHERE id = ?", (session_id,))
+        cursor = self._write("DELETE FROM sessions WHERE id = ?", (session_id,), session_id)
         return bool(cursor.rowcount)
 
     def delete_for_user(self, user_id: str) -> int:
-        cursor = self._db.execute_sql("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        cursor = self._write("DELETE FROM sessions WHERE user_id = ?", (user_id,), None)
         return int(cursor.rowcount)
 
     def list_active(self, now: dt.datetime) -> list[SessionRecord]:
@@ -126,9 +179,10 @@ class SqliteSessionStore:
         return [self._record(row) for row in rows]
 
     def purge_expired(self, now: dt.datetime, idle_cutoff: dt.datetime) -> int:
-        cursor = self._db.execute_sql(
+        cursor = self._write(
             "DELETE FROM sessions WHERE expires_at <= ? OR last_seen < ?",
             (_ts(now), _ts(idle_cutoff)),
+            None,
         )
         return int(cursor.rowcount)
 
@@ -353,7 +407,8 @@ class SqliteStorage:
         )
         self.database.observer = QueryObserver(metrics, config.slow_query_ms)
         self.migrator = Migrator(self.database, migrations, self.write_transaction, self._path)
-        self.sessions: SessionStore = SqliteSessionStore(self)
+        self.session_store = SqliteSessionStore(self, config.session_cache_seconds)
+        self.sessions: SessionStore = self.session_store
         self.audit: AuditStore = SqliteAuditStore(self)
         self.settings: SettingsStore = SqliteSettingsStore(self)
         self.ttl_cache = SqliteCache(self)
@@ -400,21 +455,28 @@ class SqliteStorage:
         return self.migrator.heads()
 
     def upgrade(self) -> list[str]:
-        with self.connection():
-            return [str(step) for step in self.migrator.upgrade(on_step=audit_step)]
+        try:
+            with self.connection():
+                return [str(step) for step in self.migrator.upgrade(on_step=audit_step)]
+        finally:
+            self.session_store.forget()
 
     def downgrade(self, plugin: str, version: int) -> list[str]:
-        with self.connection():
-            steps = self.migrator.downgrade(plugin, version, on_step=audit_step)
-            return [str(step) for step in steps]
+        try:
+            with self.connection():
+                steps = self.migrator.downgrade(plugin, version, on_step=audit_step)
+                return [str(step) for step in steps]
+        finally:
+            self.session_store.forget()
 
     def pending(self) -> list[Migration]:
         with self.connection():
             return self.migrator.pending()
 
     def close(self) -> None:
-        """Close every pooled connection (shutdown, restore)."""
+        """Close every pooled connection (shutdown, restore): the file may be replaced."""
         self.database.close_all()
+        self.session_store.forget()
 
 
 def audit_step(step: Step) -> None:

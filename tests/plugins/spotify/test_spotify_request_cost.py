@@ -1,5 +1,6 @@
-"""A signed-in request costs one indexed look-up (the session by id; the claimed owner is
-reused for a moment), and no write except the once-a-minute ``last_seen`` touch."""
+"""A signed-in request costs at most one indexed look-up (the session by id, then served from
+memory for ``session_cache_seconds``; the claimed owner is reused for a moment), and no write
+except the once-a-minute ``last_seen`` touch."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _record_statements(app: Flask) -> list[str]:
     return seen
 
 
-def test_signed_in_api_calls_read_their_session_and_write_nothing(
+def test_signed_in_api_calls_read_their_session_once_and_write_nothing(
     app: Flask,
 ) -> None:
     browser = Browser(app)
@@ -36,7 +37,7 @@ def test_signed_in_api_calls_read_their_session_and_write_nothing(
         assert resp.status_code == 200
     sessions = [s for s in seen if re.match(r"SELECT .* FROM sessions WHERE id = \?", s)]
     owner = [s for s in seen if "FROM settings WHERE key = ?" in s]
-    assert len(sessions) == 3, seen
+    assert len(sessions) <= 1, seen  # the others come from the session cache
     assert len(owner) <= 1, seen  # the owner claimed at sign-in is reused for OWNER_TTL
     assert len(seen) == len(sessions) + len(owner), seen
     assert not [s for s in seen if re.match(r"(INSERT|UPDATE|DELETE)\b", s)]
