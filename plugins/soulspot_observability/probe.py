@@ -20,7 +20,6 @@ the request metrics (the metrics plugin excludes it), so nothing is skipped ther
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -28,7 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import logs
-from .web import _SAFE_ID, HEADER
+from .web import _SAFE_ID, HEADER, new_request_id
 
 PATH = "/health/live"
 #: Shapes kept at most (hosts come from clients: bounded memory whatever they send).
@@ -84,7 +83,7 @@ class LiveProbeFastPath:
             return self._through_app(environ, start_response, shape)
         started = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID")
-        rid = incoming if incoming and _SAFE_ID.match(incoming) else os.urandom(16).hex()
+        rid = incoming if incoming and _SAFE_ID.match(incoming) else new_request_id()
         start_response(answer.status, [*answer.headers, (HEADER, rid)])
         if self.access_log:
             logs.access_line(

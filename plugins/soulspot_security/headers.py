@@ -59,6 +59,10 @@ EXTRA_HEADERS: dict[str, str] = {
 #: Probes that a plain-http health check (Docker, the proxy) must reach without a redirect.
 PROBE_PREFIXES = ("/health", "/metrics")
 
+#: JSON-only routes: no browser runs script from them, so their CSP carries no nonce (its
+#: ``script-src 'report-sample'`` then allows no script at all) and none is generated.
+NO_NONCE_PREFIXES = ("/api/",)
+
 
 class CachedTalisman(Talisman):  # type: ignore[misc]
     """Talisman recomputes each view's options four times per request; they never change
@@ -141,17 +145,22 @@ def install(app: Flask, cfg: SecurityConfig) -> Talisman:
     return talisman
 
 
-def exempt_probes_from_https(app: Flask) -> None:
-    """Let plain-http health probes through without the HTTPS redirect (call after every
-    blueprint is registered). Their responses still carry every header."""
+def adjust_view_options(app: Flask) -> None:
+    """Let plain-http health probes through without the HTTPS redirect, and give JSON-only
+    routes a CSP without nonce (call after every blueprint is registered). Their responses
+    still carry every header."""
     for rule in app.url_map.iter_rules():
+        changes: dict[str, Any] = {}
         if rule.rule.startswith(PROBE_PREFIXES):
-            view = app.view_functions.get(rule.endpoint)
-            if view is None:
-                continue
-            options: dict[str, Any] = dict(getattr(view, "talisman_view_options", {}))
-            options["force_https"] = False
-            setattr(view, "talisman_view_options", options)  # noqa: B010
+            changes["force_https"] = False
+        if rule.rule.startswith(NO_NONCE_PREFIXES):
+            changes["content_security_policy_nonce_in"] = []
+        view = app.view_functions.get(rule.endpoint)
+        if view is None or not changes:
+            continue
+        options: dict[str, Any] = dict(getattr(view, "talisman_view_options", {}))
+        options.update(changes)
+        setattr(view, "talisman_view_options", options)  # noqa: B010
 
 
 def _extra_headers(response: Response) -> Response:

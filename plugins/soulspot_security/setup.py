@@ -37,7 +37,7 @@ def install(app: Flask) -> None:
 def on_startup(app: Flask) -> None:
     from .auditlog import record_plugin_changes
 
-    headers.exempt_probes_from_https(app)
+    headers.adjust_view_options(app)
     try:
         record_plugin_changes()
     except Exception:  # never stop start-up over the audit trail; say so in the log

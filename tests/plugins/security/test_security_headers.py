@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Blueprint, Flask
-from security_support import NO_AUTH, assert_security_headers, nonce_of
+from security_support import NO_AUTH, NONCE, assert_security_headers, csp_directives, nonce_of
 
 from soulspot import hookimpl
 from soulspot.types import PluginManifest
@@ -148,6 +148,22 @@ def test_html_page_nonce_matches_csp_and_is_fresh_per_request(make_app: Any) -> 
     # the error page too (a refused request renders HTML with the layout's script)
     missing = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert f'nonce="{nonce_of(missing)}"' in missing.get_data(as_text=True)
+
+
+def test_json_api_routes_get_a_csp_that_allows_no_script_at_all(make_app: Any) -> None:
+    """/api/* answers JSON: no nonce to generate per request, and script-src then allows
+    nothing; every other header is the same as on a page."""
+    app = make_app(disable=NO_AUTH)
+    client = app.test_client()
+    for path in ("/api/plugins", "/api/openapi.json"):
+        resp = client.get(path)
+        assert resp.status_code == 200 and resp.mimetype == "application/json", path
+        assert_security_headers(resp, where=path)
+        assert csp_directives(resp.headers["Content-Security-Policy"])["script-src"] == [
+            "'report-sample'"
+        ], path
+    page = client.get("/")
+    assert NONCE.search(page.headers["Content-Security-Policy"])
 
 
 def test_no_hsts_and_no_redirect_on_plain_http(make_app: Any) -> None:
