@@ -1,8 +1,9 @@
 """What SoulSpot's plugins cost per request, measured against a bare Flask app in the same run.
 
-Both apps are served by waitress (the server of ``soulspot serve``) with the same number of
-threads, each in its own process; one load generator (keep-alive HTTP/1.1 connections in
-threads) measures them in alternating rounds so machine noise hits both alike. Reported:
+Both apps are served by waitress with the same number of threads, each in its own process
+(SoulSpot through ``soulspot.server.serve``, what ``soulspot serve`` runs, scheduler off);
+one load generator (keep-alive HTTP/1.1 connections in threads) measures them in
+alternating rounds so machine noise hits both alike. Reported:
 requests per second and p50/p99 latency (best round of each), and the ratio SoulSpot / bare
 Flask (median over back-to-back pairs of rounds, which a busy machine disturbs least) for
 
@@ -80,9 +81,8 @@ def serve_soulspot(
     disable: str = "",
 ) -> None:
     _quiet()
-    from waitress.server import create_server
-
     from soulspot import create_app
+    from soulspot.server import serve
 
     config = {
         "kernel": {"data_dir": data_dir},
@@ -98,9 +98,10 @@ def serve_soulspot(
     empty = Path(data_dir).parent / "bench.toml"
     empty.write_text("# bench: defaults plus overrides\n")
     app = create_app(config, env=env, config_path=empty)
-    server = create_server(app, host="127.0.0.1", port=port, threads=threads, ident="soulspot")
     ready.set()
-    server.run()
+    # exactly what `soulspot serve` runs, without the scheduler (a start-up backup would
+    # compete with the measurement)
+    serve(app, "127.0.0.1", port, threads, scheduler=False)
 
 
 # --- load ----------------------------------------------------------------------------------

@@ -30,11 +30,13 @@ _ALWAYS_OPEN = ("static",)
 
 def login_gate() -> Response | None:
     """``None`` when the request may go on; else the refusal (redirect, 401, 403)."""
-    state = kernel()
+    # Runs on every request: the real objects once, not the context-local proxies each time.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = app.extensions["soulspot"]
     endpoint = request.endpoint
     if endpoint is None:
         return None  # no route: let the 404 happen
-    view = current_app.view_functions.get(endpoint)
+    view = app.view_functions.get(endpoint)
     if endpoint in _ALWAYS_OPEN or endpoint.endswith(".static"):
         return None
     if view is not None and getattr(view, "soulspot_public", False):
@@ -73,10 +75,11 @@ def _cross_site() -> bool:
 
 
 def _before_request() -> Response | None:
-    state = kernel()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = app.extensions["soulspot"]
     if (
         request.method not in _SAFE_METHODS
-        and current_app.config["SOULSPOT_BASELINE_CSRF"]
+        and app.config["SOULSPOT_BASELINE_CSRF"]
         and _cross_site()
     ):
         # No plugin provides the 'csrf' concern: the kernel still refuses what a browser

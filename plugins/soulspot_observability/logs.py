@@ -11,6 +11,7 @@ JSON (one object per line) or the console renderer.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextvars
 import functools
@@ -322,18 +323,117 @@ def access_line(
         f'"user": {_quote(user) if user is not None else "null"}, '
         f'"remote": {_quote(remote) if remote is not None else "null"}}}\n'
     )
+    writer = _writer
+    if writer is not None and writer.put(line):
+        return
+    _write_lines(handlers, line)
+
+
+def _write_lines(handlers: Iterable[logging.StreamHandler[Any]], text: str) -> None:
+    """Write whole lines to each handler's stream under the handler's lock."""
     for handler in handlers:
         with handler.lock or _null_lock:
-            if isinstance(handler, logging.handlers.RotatingFileHandler):
-                if handler.stream is None:  # opened lazily (delay=True)
-                    handler.stream = handler._open()
-                if handler.maxBytes and handler.stream.tell() + len(line) >= handler.maxBytes:
-                    handler.doRollover()
-                    if handler.stream is None:
+            try:
+                if isinstance(handler, logging.handlers.RotatingFileHandler):
+                    if handler.stream is None:  # opened lazily (delay=True)
                         handler.stream = handler._open()
-            stream = handler.stream
-            stream.write(line)
-            stream.flush()
+                    if handler.maxBytes and handler.stream.tell() + len(text) >= handler.maxBytes:
+                        handler.doRollover()
+                        if handler.stream is None:
+                            handler.stream = handler._open()
+                stream = handler.stream
+                stream.write(text)
+                stream.flush()
+            except Exception:  # like logging: a broken stream must not break requests
+                handler.handleError(_ACCESS_RECORD)
+
+
+#: What ``handleError`` reports when an access line cannot be written.
+_ACCESS_RECORD = logging.LogRecord(
+    "soulspot.access", logging.INFO, __file__, 0, "request", (), None
+)
+
+
+class AccessLineWriter:
+    """Writes the access lines of ``soulspot serve`` on its own thread.
+
+    Writing a line is a system call, which makes the request thread give up the GIL while
+    it holds the log handler's lock; under load every other request thread then queues on
+    that lock (a lock convoy: about a fifth of the server's time in ``bench/overhead.py``).
+    Here a request only appends its line to a queue; this thread writes whatever has
+    accumulated with one ``write`` and ``flush`` per batch, in order, under the same
+    handler locks as every other line. Nothing is dropped: past ``max_pending`` queued
+    lines (a stalled reader of stdout), requests write their own line again, and
+    :meth:`close` (at shutdown) writes what is left.
+    """
+
+    def __init__(self, max_pending: int = 10_000, batch: int = 512) -> None:
+        self._lines: collections.deque[str] = collections.deque()
+        self._wake = threading.Event()
+        self._closed = False
+        self._max_pending = max_pending
+        self._batch = batch
+        self._thread = threading.Thread(target=self._run, name="soulspot-access-log", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str) -> bool:
+        """Queue ``line``; ``False`` when the caller must write it itself."""
+        if self._closed or len(self._lines) >= self._max_pending:
+            return False
+        self._lines.append(line)
+        if not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()  # before draining: a line queued from now on wakes us again
+            self.drain()
+            if self._closed:
+                self.drain()
+                return
+
+    def drain(self) -> None:
+        """Write every queued line (the writer thread, or :meth:`close`)."""
+        lines = self._lines
+        while lines:
+            batch: list[str] = []
+            try:
+                while len(batch) < self._batch:
+                    batch.append(lines.popleft())
+            except IndexError:
+                pass
+            _write_lines(_fast_handlers, "".join(batch))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop taking lines, write the queued ones, end the thread."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout)
+        self.drain()  # whatever a request queued while the thread was finishing
+
+
+_writer: AccessLineWriter | None = None
+
+
+def start_access_writer() -> AccessLineWriter:
+    """Access lines go through a writer thread from now on (``soulspot serve``)."""
+    global _writer
+    with _lock:
+        if _writer is None:
+            _writer = AccessLineWriter()
+            atexit.register(stop_access_writer)
+        return _writer
+
+
+def stop_access_writer() -> None:
+    """Write what is queued and go back to writing lines on the request's thread."""
+    global _writer
+    with _lock:
+        writer, _writer = _writer, None
+    if writer is not None:
+        writer.close()
 
 
 _null_lock = threading.RLock()

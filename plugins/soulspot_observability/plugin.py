@@ -44,6 +44,13 @@ def before_serve(app: Flask) -> None:
 
 
 @hookimpl
+def shutdown(app: Flask) -> None:
+    from .logs import stop_access_writer
+
+    stop_access_writer()  # every queued access line is written before the process ends
+
+
+@hookimpl
 def register_blueprints(app: Flask) -> Iterable[Blueprint]:
     from .web import bp
 

@@ -177,6 +177,8 @@ def use_stdout(app: Flask) -> None:
         max_bytes=config.log_file_max_mb * 1024 * 1024,
         backups=config.log_file_backups,
     )
+    # Serving: request threads hand their access line to a writer thread (no lock convoy).
+    logs.start_access_writer()
 
 
 def _secrets(app: Flask) -> set[str]:

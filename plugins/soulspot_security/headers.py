@@ -91,6 +91,14 @@ class CachedTalisman(Talisman):  # type: ignore[misc]
             return "; ".join(text for text, _ in parts)
         return "; ".join(f"{text} 'nonce-{nonce}'" if wants else text for text, wants in parts)
 
+    def _set_response_headers(self, response: Response) -> Response:
+        """Talisman's headers plus the cross-origin ones it does not know, in one hook."""
+        response = super()._set_response_headers(response)
+        headers = response.headers
+        if "Cross-Origin-Opener-Policy" not in headers:
+            headers.extend(EXTRA_HEADERS)
+        return response
+
     def _force_https(self) -> Any:
         # Off for plain-http deployments: nothing to redirect, no Secure cookie to set.
         if not self.force_https:
@@ -141,7 +149,6 @@ def install(app: Flask, cfg: SecurityConfig) -> Talisman:
     if not https:
         # Talisman sets this on each request when session_cookie_secure; be explicit anyway.
         app.config["SESSION_COOKIE_SECURE"] = False
-    app.after_request(_extra_headers)
     return talisman
 
 
@@ -161,10 +168,3 @@ def adjust_view_options(app: Flask) -> None:
         options: dict[str, Any] = dict(getattr(view, "talisman_view_options", {}))
         options.update(changes)
         setattr(view, "talisman_view_options", options)  # noqa: B010
-
-
-def _extra_headers(response: Response) -> Response:
-    headers = response.headers
-    if "Cross-Origin-Opener-Policy" not in headers:
-        headers.extend(EXTRA_HEADERS)
-    return response

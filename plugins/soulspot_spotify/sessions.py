@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import g, request, url_for
 from werkzeug.wrappers import Response
@@ -33,6 +33,8 @@ TOUCH_EVERY = dt.timedelta(seconds=60)
 class SessionManager:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.lifetime = dt.timedelta(hours=rt.config.session_lifetime_hours)
+        self.idle = dt.timedelta(minutes=rt.config.session_idle_minutes)
 
     # --- cookies ---------------------------------------------------------------------------
 
@@ -61,14 +63,6 @@ class SessionManager:
 
     # --- lifetime --------------------------------------------------------------------------
 
-    @property
-    def lifetime(self) -> dt.timedelta:
-        return dt.timedelta(hours=self.rt.config.session_lifetime_hours)
-
-    @property
-    def idle(self) -> dt.timedelta:
-        return dt.timedelta(minutes=self.rt.config.session_idle_minutes)
-
     def create(self, user_id: str, display_name: str) -> str:
         """A new session (new id: no fixation); returns the cookie value."""
         value = secrets.token_urlsafe(32)
@@ -90,9 +84,10 @@ class SessionManager:
 
     def current(self) -> SessionRecord | None:
         """This request's live session (cached for the request), or ``None``."""
-        if "spotify_session" in g:
-            return g.spotify_session  # type: ignore[no-any-return]
-        g.spotify_session = record = self._load()
+        gg: Any = g._get_current_object()
+        if "spotify_session" in gg:
+            return cast(SessionRecord | None, gg.spotify_session)
+        gg.spotify_session = record = self._load()
         return record
 
     def current_id(self) -> str | None:

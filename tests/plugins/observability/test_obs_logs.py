@@ -184,8 +184,13 @@ def test_cli_commands_log_to_stderr_and_serve_to_stdout(make_app: Any, capsys: A
     assert "cli line" not in captured.out  # stdout stays the command's own (--json)
     assert parse_lines(captured.err)[-1]["event"] == "cli line"
 
-    app.extensions["soulspot"].hook.before_serve(app=app)  # `soulspot serve`
-    logging.getLogger("soulspot.cli.test").warning("serving line")
-    captured = capsys.readouterr()
-    assert parse_lines(captured.out)[-1]["event"] == "serving line"
-    assert "serving line" not in captured.err
+    hook = app.extensions["soulspot"].hook
+    hook.before_serve(app=app)  # `soulspot serve`
+    try:
+        logging.getLogger("soulspot.cli.test").warning("serving line")
+        captured = capsys.readouterr()
+        assert parse_lines(captured.out)[-1]["event"] == "serving line"
+        assert "serving line" not in captured.err
+    finally:
+        with app.app_context():
+            hook.shutdown(app=app)  # as `soulspot serve` does on the way out

@@ -74,3 +74,19 @@ def test_flask_limiters_own_evaluation_spends_the_same_counters(make_app: Any) -
     assert client.get("/api/audit").status_code == 200
     assert library_check("/api/audit") is False
     assert client.get("/api/audit").status_code == 429
+
+
+def test_flask_limiters_response_hooks_are_not_run(make_app: Any) -> None:
+    """Its after-request hook (rate-limit headers: off) and teardown (per-request
+    bookkeeping) are dropped; limits, 429 and Retry-After still work."""
+    app = make_app({"plugins": {"security": {"rate_limit_api": "1/minute"}}}, disable=NO_AUTH)
+    (limiter,) = app.extensions["limiter"]
+    hooks = [*app.after_request_funcs.get(None, []), *app.teardown_request_funcs.get(None, [])]
+    owners = [getattr(h, "__self__", None) for h in hooks]
+    owners += [h.args[0] for h in hooks if getattr(h, "args", None)]
+    assert limiter not in owners
+    client = app.test_client()
+    assert client.get("/api/plugins").status_code == 200
+    refused = client.get("/api/plugins")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "X-RateLimit-Limit" not in refused.headers
