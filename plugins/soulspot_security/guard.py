@@ -90,7 +90,8 @@ class Guard:
         self.audited = OncePerWindow()
 
     def __call__(self) -> Response | None:
-        length = request.content_length
+        req = request._get_current_object()  # type: ignore[attr-defined]  # every request
+        length = req.content_length
         if length is not None and length > self.max_body:
             raise Problem(
                 413,
@@ -98,13 +99,13 @@ class Guard:
                 f"The request body has {length} bytes; at most {self.max_body} are accepted.",
                 type_=PROBLEM_TYPE_BASE + "too-large",
             )
-        if request.method in SAFE_METHODS:
+        if req.method in SAFE_METHODS:
             if (
                 self.cors
-                and request.method == "OPTIONS"
-                and "Access-Control-Request-Method" in request.headers
-                and request.path.startswith("/api/")
-                and request.url_rule is not None
+                and req.method == "OPTIONS"
+                and "Access-Control-Request-Method" in req.headers
+                and req.path.startswith("/api/")
+                and req.url_rule is not None
             ):
                 # A CORS preflight: answer before the login gate (browsers send no cookies
                 # with it); flask-cors adds the Access-Control-* headers for allowed origins.

@@ -201,16 +201,20 @@ class AreaLimiter(Limiter):
     def _check_request_limit(
         self, callable_name: str | None = None, in_middleware: bool = True
     ) -> None:
-        if not self.enabled or _exempt():
+        if not self.enabled:
             return
-        endpoint = request.endpoint
+        req = request._get_current_object()  # type: ignore[attr-defined]  # every request
+        path = req.path
+        if path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
+            return
+        endpoint = req.endpoint
         if not endpoint or endpoint.rsplit(".", 1)[-1] == "static":
             return  # no route (404) or a static file: flask-limiter does not count these
-        items, bucket = self.rules.for_request(endpoint, request.path)
+        items, bucket = self.rules.for_request(endpoint, path)
         if not items:
             return
         strategy = self.limiter
-        ids = (KEY_PREFIX, client_key(), bucket)
+        ids = (KEY_PREFIX, req.remote_addr or "unknown", bucket)  # as client_key()
         for item in items:
             if not strategy.hit(item, *ids):
                 reset_at = float(strategy.get_window_stats(item, *ids).reset_time)
