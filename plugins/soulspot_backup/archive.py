@@ -29,7 +29,7 @@ import secrets
 import struct
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -295,9 +295,14 @@ def _pad(size: int) -> bytes:
 
 
 def _copy_member(
-    sink: Any, name: str, path: Path, progress: Callable[[str], None]
+    sink: Any,
+    name: str,
+    path: Path,
+    progress: Callable[[str], None],
+    known: Digest | None = None,
 ) -> dict[str, Any]:
-    """Append one member (header, data, padding) to ``sink``, hashing the data."""
+    """Append one member (header, data, padding) to ``sink``, hashing the data (and checking
+    it against ``known``, the digest taken of the staged file earlier)."""
     with path.open("rb", buffering=0) as fh:
         stat = os.fstat(fh.fileno())
         progress(f"archiving {name} ({_mb(stat.st_size)})")
@@ -314,7 +319,32 @@ def _copy_member(
         if size != stat.st_size or fh.read(1):
             raise BackupError(f"{name} changed while it was archived")
         sink.write(_pad(size))
-    return {"sha256": digest.hexdigest(), "size": size}
+    found = Digest(digest.hexdigest(), size)
+    if known is not None and known != found:
+        raise BackupError(f"{name} changed while it was archived")
+    return {"sha256": found.sha256, "size": size}
+
+
+@dataclass(frozen=True)
+class Digest:
+    """sha256 and size of a staged file."""
+
+    sha256: str
+    size: int
+
+
+def digest_file(path: Path) -> Digest:
+    """sha256 and size of ``path``, read in 1 MiB blocks (hashlib releases the GIL)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb", buffering=0) as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+    return Digest(digest.hexdigest(), size)
 
 
 def _finish(sink: Any, manifest: dict[str, Any]) -> None:
@@ -329,6 +359,7 @@ def write_archive(
     manifest: dict[str, Any],
     passphrase: str | None,
     progress: Callable[[str], None] = lambda _m: None,
+    digests: Mapping[Path, Digest] | None = None,
 ) -> dict[str, Any]:
     """Write the files under ``staging`` and ``manifest`` (completed with every member's
     sha256 and size) to ``target`` as a POSIX tar stream, fsynced, mode 0600. ``target``
@@ -338,10 +369,13 @@ def write_archive(
     once, in 1 MiB blocks, hashed on the way. A plain archive is built *around* its largest
     member where the filesystem can insert a block at the start of a file (ext4, XFS): the
     snapshot file becomes the archive without being copied (see :func:`_in_place`), so the
-    staged files may be gone afterwards."""
+    staged files may be gone afterwards. ``digests`` are :func:`digest_file` results taken
+    of the staged files before (while something else read them): they are used, not
+    recomputed, and a copied member that no longer matches its digest is an error."""
     files = list(staged_files(staging))
+    known = dict(digests or {})
     if not passphrase and files:
-        built = _in_place(target, files, manifest, progress)
+        built = _in_place(target, files, manifest, progress, known)
         if built is not None:
             return built
     members: dict[str, dict[str, Any]] = {}
@@ -349,7 +383,7 @@ def write_archive(
         os.fchmod(raw.fileno(), 0o600)
         sink: Any = _EncryptingWriter(raw, passphrase) if passphrase else raw
         for name, path in files:
-            members[name] = _copy_member(sink, name, path, progress)
+            members[name] = _copy_member(sink, name, path, progress, known.get(path))
         manifest = {**manifest, "members": members}
         _finish(sink, manifest)
         if passphrase:
@@ -364,18 +398,50 @@ _FALLOC_FL_INSERT_RANGE = 0x20
 _IN_PLACE_MIN = 8 << 20
 
 
-def _insert_range(path: Path, length: int) -> bool:
-    """Insert ``length`` zero bytes at the start of ``path`` without moving its data."""
+def _libc_function(name: str) -> Any | None:
+    """``name`` from the C library (Linux only), or ``None``."""
     import ctypes
     import ctypes.util
     import sys
 
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        fallocate = libc.fallocate
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True), name)
     except (OSError, AttributeError):
+        return None
+
+
+#: ``sync_file_range(2)``: start writing a range's dirty pages, do not wait.
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(*paths: Path) -> None:
+    """Ask the kernel to start writing the files' dirty pages to disk now (Linux; elsewhere
+    nothing happens). The fsync that makes the archive durable then has less left to wait
+    for: the disk writes while the snapshot is checked and hashed. It returns once the
+    writes are queued, which for a large file means most of them are under way."""
+    import ctypes
+
+    sync_file_range = _libc_function("sync_file_range")
+    if sync_file_range is None:
+        return
+    sync_file_range.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    sync_file_range.restype = ctypes.c_int
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+        finally:
+            os.close(fd)
+
+
+def _insert_range(path: Path, length: int) -> bool:
+    """Insert ``length`` zero bytes at the start of ``path`` without moving its data."""
+    import ctypes
+
+    fallocate = _libc_function("fallocate")
+    if fallocate is None:
         return False
     fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
     fallocate.restype = ctypes.c_int
@@ -414,6 +480,7 @@ def _in_place(
     files: list[tuple[str, Path]],
     manifest: dict[str, Any],
     progress: Callable[[str], None],
+    known: Mapping[Path, Digest],
 ) -> dict[str, Any] | None:
     """Turn the largest staged file into the archive: insert one filesystem block in front of
     its data for its tar header, hash the data where it lies, append the other members and
@@ -429,17 +496,10 @@ def _in_place(
     if header is None:
         return None
     progress(f"archiving {name} ({_mb(stat.st_size)}) in place")
-    # hash first, while the snapshot is still in the page cache (inserting a range drops
+    # hashed before, while the snapshot is still in the page cache (inserting a range drops
     # the file's cached pages)
-    digest = hashlib.sha256()
-    done = 0
-    with path.open("rb", buffering=0) as fh:
-        while True:
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                break
-            digest.update(chunk)
-            done += len(chunk)
+    digest = known.get(path) or digest_file(path)
+    done = digest.size
     if done != stat.st_size:
         raise BackupError(f"{name} changed while it was archived")
     if not _insert_range(path, length):
@@ -449,12 +509,14 @@ def _in_place(
         fh.write(header)
         if os.fstat(fh.fileno()).st_size != length + done:
             raise BackupError(f"{name} changed while it was archived")
-        members = {name: {"sha256": digest.hexdigest(), "size": done}}
+        members = {name: {"sha256": digest.sha256, "size": done}}
         fh.seek(length + done)
         fh.write(_pad(done))
         for other, other_path in files:
             if other != name:
-                members[other] = _copy_member(fh, other, other_path, progress)
+                members[other] = _copy_member(
+                    fh, other, other_path, progress, known.get(other_path)
+                )
         manifest = {**manifest, "members": members}
         _finish(fh, manifest)
         os.fsync(fh.fileno())

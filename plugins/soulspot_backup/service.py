@@ -35,11 +35,14 @@ from .archive import (
     BackupError,
     NeedsPassphrase,
     WrongPassphrase,
+    digest_file,
     fsync_dir,
     is_encrypted,
     new_name,
     parse_name,
     read_archive,
+    staged_files,
+    start_writeback,
     valid_id,
     write_archive,
 )
@@ -369,12 +372,19 @@ class BackupService:
 
             def work() -> list[str]:
                 manifest = self._snapshot(name, staging, bool(passphrase), progress, schema)
-                # each source checks its snapshot before the archive consumes the files;
-                # the archive's checksums are then checked against the same bytes
+                files = [path for _, path in staged_files(staging)]
+                # each source checks its snapshot before the archive consumes the files,
+                # while this thread hashes the same bytes for the archive's manifest (both
+                # read the page cache and release the GIL: two CPUs, one pass of time) and
+                # the disk starts taking the data the archive's fsync will wait for
                 progress("verifying the snapshots")
-                problems = self._verify_sources(staging, manifest)
+                checking = self._in_thread(lambda: self._verify_sources(staging, manifest))
+                writing = self._in_thread(lambda: start_writeback(*files))
+                digests = {} if passphrase else {path: digest_file(path) for path in files}
+                problems = checking()
+                writing()
                 progress("writing the archive")
-                write_archive(tmp, staging, manifest, passphrase, progress)
+                write_archive(tmp, staging, manifest, passphrase, progress, digests)
                 os.replace(tmp, final)
                 fsync_dir(self.dir)
                 progress(f"verifying {name.id}")
@@ -438,6 +448,36 @@ class BackupService:
         if "error" in box:
             raise box["error"]
         return box["result"]  # type: ignore[no-any-return]
+
+    def _in_thread(self, func: Callable[[], _T]) -> Callable[[], _T]:
+        """Start ``func`` on another thread (with the app context, at this thread's CPU
+        priority); the returned function waits for its result or re-raises its error."""
+        box: dict[str, Any] = {}
+        app = self.app
+        priority: int | None = None
+        with contextlib.suppress(OSError, AttributeError):
+            priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        def run() -> None:
+            if priority is not None:
+                with contextlib.suppress(OSError, AttributeError):
+                    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), priority)
+            try:
+                with app.app_context():
+                    box["result"] = func()
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=run, name="soulspot-backup-check", daemon=True)
+        worker.start()
+
+        def result() -> _T:
+            worker.join()
+            if "error" in box:
+                raise box["error"]
+            return box["result"]  # type: ignore[no-any-return]
+
+        return result
 
     def _snapshot(
         self,

@@ -1,8 +1,11 @@
 """The database as a backup source: online snapshot, verify, atomic restore.
 
-* ``snapshot(dest)``: ``VACUUM INTO`` a temp file in ``dest`` on its own connection (a read
-  transaction: writers keep going), switch the copy to rollback-journal mode so it is one
-  self-contained file, fsync it, rename it to ``soulspot.db``, fsync the directory.
+* ``snapshot(dest)``: SQLite's online backup API in one step (``pages=-1``) into a temp file in
+  ``dest``, on its own connection (one read transaction: writers keep going, and nothing
+  restarts the copy), switch the copy to rollback-journal mode so it is one self-contained
+  file, rename it to ``soulspot.db``. The copy is staging for the backup archive, which is
+  what gets fsynced: the copy itself is written without journal or syncs (~2x faster than
+  ``VACUUM INTO``, which rebuilds every table and syncs; see ``bench/backup.py``).
 * ``verify(src)``: ``PRAGMA integrity_check`` on the copy (read-only) and a readable
   ``schema_versions`` table.
 * ``restore(src)``: verify, refuse a copy whose schema is newer than this code, copy it next
@@ -48,6 +51,13 @@ def _fsync_dir(path: Path) -> None:
         _fsync_file(path)
 
 
+def store_size(store: SqliteStorage) -> int:
+    try:
+        return Path(store.path or "").stat().st_size
+    except OSError:
+        return 0
+
+
 def snapshot(store: SqliteStorage, dest: Path) -> None:
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -58,17 +68,20 @@ def snapshot(store: SqliteStorage, dest: Path) -> None:
         str(store.path), timeout=store.config.busy_timeout_ms / 1000.0, isolation_level=None
     )
     try:
-        source.execute("VACUUM INTO ?", (str(partial),))
+        # read the pages through a memory map, not one read() each: ~1.4x faster copy
+        source.execute(f"PRAGMA mmap_size = {store_size(store) + (1 << 20)}")
+        copy = sqlite3.connect(str(partial), isolation_level=None)
+        try:
+            # a staging file: a crash leaves a partial copy the next backup deletes
+            copy.execute("PRAGMA journal_mode = OFF")
+            copy.execute("PRAGMA synchronous = OFF")
+            source.backup(copy, pages=-1)
+            copy.execute("PRAGMA journal_mode = DELETE")  # the source's header says WAL
+        finally:
+            copy.close()
     finally:
         source.close()
-    copy = sqlite3.connect(str(partial), isolation_level=None)
-    try:
-        copy.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        copy.close()
-    _fsync_file(partial)
     os.replace(partial, final)
-    _fsync_dir(dest)
 
 
 def _read_versions(path: Path) -> dict[str, int]:

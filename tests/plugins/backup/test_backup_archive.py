@@ -202,3 +202,38 @@ def test_big_member_becomes_the_archive_in_place(tmp_path: Path) -> None:
     assert listing.returncode == 0, listing.stderr  # an ordinary tar file for GNU tar too
     assert "sources/database/soulspot.db" in listing.stdout
     assert "manifest.json" in listing.stdout
+
+
+def test_digests_taken_before_are_used_and_a_wrong_one_never_verifies(tmp_path: Path) -> None:
+    """The service hashes the staged files while the sources check them; the archive uses
+    those digests. A digest that does not match the bytes is caught: by the copy itself, or
+    (in place, where nothing is re-read) by the read-back every backup gets."""
+    from soulspot_backup.archive import Digest, digest_file, start_writeback
+
+    good = _staging(tmp_path / "good", big=9 * 1024 * 1024 + 7)
+    files = sorted(p for p in good.rglob("*") if p.is_file())
+    start_writeback(*files)  # only queues disk writes: the bytes stay what they are
+    digests = {p: digest_file(p) for p in files}
+    db = good / "database" / "soulspot.db"
+    assert digests[db].size == db.stat().st_size
+    manifest = write_archive(tmp_path / "good.tar", good, BASE, None, digests=digests)
+    assert manifest["members"]["sources/database/soulspot.db"]["sha256"] == digests[db].sha256
+    assert read_archive(tmp_path / "good.tar").problems == []
+
+    bad = _staging(tmp_path / "bad", big=9 * 1024 * 1024 + 7)
+    bad_db = bad / "database" / "soulspot.db"
+    wrong = {bad_db: Digest("0" * 64, bad_db.stat().st_size)}
+    write_archive(tmp_path / "bad.tar", bad, BASE, None, digests=wrong)
+    problems = read_archive(tmp_path / "bad.tar").problems
+    assert problems and "checksum mismatch" in problems[0]
+
+    small = _staging(tmp_path / "small", big=4096)  # copied, not archived in place
+    small_db = small / "database" / "soulspot.db"
+    with pytest.raises(BackupError, match="changed while it was archived"):
+        write_archive(
+            tmp_path / "small.tar",
+            small,
+            BASE,
+            None,
+            digests={small_db: Digest("0" * 64, small_db.stat().st_size)},
+        )
