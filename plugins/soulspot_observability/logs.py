@@ -371,6 +371,7 @@ class AccessLineWriter:
         self._lines: collections.deque[str] = collections.deque()
         self._wake = threading.Event()
         self._closed = False
+        self._lock = threading.Lock()  # a line is queued before close() or not at all
         self._max_pending = max_pending
         self._batch = batch
         self._thread = threading.Thread(target=self._run, name="soulspot-access-log", daemon=True)
@@ -378,9 +379,10 @@ class AccessLineWriter:
 
     def put(self, line: str) -> bool:
         """Queue ``line``; ``False`` when the caller must write it itself."""
-        if self._closed or len(self._lines) >= self._max_pending:
-            return False
-        self._lines.append(line)
+        with self._lock:  # no I/O inside: taking it never waits for long
+            if self._closed or len(self._lines) >= self._max_pending:
+                return False
+            self._lines.append(line)
         if not self._wake.is_set():
             self._wake.set()
         return True
@@ -408,7 +410,8 @@ class AccessLineWriter:
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop taking lines, write the queued ones, end the thread."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
         self._wake.set()
         self._thread.join(timeout)
         self.drain()  # whatever a request queued while the thread was finishing

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +69,11 @@ def serve(
     make_app: Callable[..., Flask], provider: LocalOAuthProvider, tmp_path: Path
 ) -> Iterator[Callable[..., Served]]:
     """``serve(config=None)``: SoulSpot on a free loopback port, signing in through
-    ``provider``; stopped after the test."""
-    from waitress.server import create_server
+    ``provider``; stopped after the test (from the server's own loop thread, like
+    :class:`soulspot.testing.LiveServer`: closing its sockets from here races its select())."""
+    from soulspot.testing import LiveServer
 
-    servers: list[Any] = []
+    servers: list[LiveServer] = []
 
     def start(config: dict[str, Any] | None = None, *, client_id: bool = True) -> Served:
         port = _free_port()
@@ -88,14 +88,9 @@ def serve(
             cfg.setdefault(section, {}).update(values)
         data_dir = tmp_path / f"data{len(servers)}"
         app = make_app(cfg, data_dir=data_dir)
-        server = create_server(app, host="127.0.0.1", port=port, threads=6)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.append((server, thread))
+        servers.append(LiveServer(app, threads=6, port=port).__enter__())
         return Served(app=app, url=url, provider=provider, data_dir=data_dir)
 
     yield start
-    for server, thread in servers:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=5)
+    for server in reversed(servers):
+        server.__exit__(None, None, None)
