@@ -54,6 +54,36 @@ _secret_pattern: re.Pattern[str] | None = None
 #: peewee every SQL statement with its parameters, urllib3 full URLs with query strings.
 _NEVER_DEBUG = ("authlib", "peewee", "urllib3", "requests_oauthlib")
 
+#: waitress warns "Task queue depth is N" each time a request waits for a free thread:
+#: under steady load that is a line every few requests, each formatted on the server's
+#: I/O thread. One per minute says the same (with how many were folded into it).
+_SUMMARISED = {"waitress.queue": 60.0}
+
+
+class OncePerInterval(logging.Filter):
+    """Lets one record through per ``seconds``; the next one that passes carries
+    ``suppressed``: how many were dropped in between."""
+
+    def __init__(self, seconds: float, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.clock = clock
+        self._next = 0.0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self.clock()
+        with self._lock:
+            if now < self._next:
+                self._dropped += 1
+                return False
+            self._next = now + self.seconds
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            record.suppressed = dropped
+        return True
+
 
 def add_secrets(values: Iterable[str]) -> None:
     """Values that must never appear in a log line (configured secrets, the app's key).
@@ -262,6 +292,10 @@ def configure_logging(
         root.setLevel(numeric)
         for name in _NEVER_DEBUG:
             logging.getLogger(name).setLevel(max(numeric, logging.INFO))
+        for name, seconds in _SUMMARISED.items():
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, OncePerInterval) for f in logger.filters):
+                logger.addFilter(OncePerInterval(seconds))
         structlog.configure(
             processors=[
                 *shared,

@@ -194,3 +194,24 @@ def test_cli_commands_log_to_stderr_and_serve_to_stdout(make_app: Any, capsys: A
     finally:
         with app.app_context():
             hook.shutdown(app=app)  # as `soulspot serve` does on the way out
+
+
+def test_waitress_queue_depth_warnings_are_summarised_once_a_minute(
+    make_app: Any, capsys: Any
+) -> None:
+    from soulspot_observability.logs import OncePerInterval
+
+    make_app(disable=OTHERS)
+    queue = logging.getLogger("waitress.queue")
+    (summary,) = [f for f in queue.filters if isinstance(f, OncePerInterval)]
+    now = [1000.0]
+    summary.clock = lambda: now[0]
+    summary._next, summary._dropped = 0.0, 0  # other tests in this process served too
+    capsys.readouterr()
+    for depth in range(1, 101):
+        queue.warning("Task queue depth is %d", depth)
+    now[0] += 61
+    queue.warning("Task queue depth is %d", 7)
+    lines = [e for e in parse_lines(capsys.readouterr().out) if e["logger"] == "waitress.queue"]
+    assert [e["event"] for e in lines] == ["Task queue depth is 1", "Task queue depth is 7"]
+    assert "suppressed" not in lines[0] and lines[1]["suppressed"] == 99
