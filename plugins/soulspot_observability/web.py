@@ -71,6 +71,9 @@ def install(app: Flask, config: ObservabilityConfig) -> None:
         health=HealthRunner(app, config.health_cache_seconds),
         profiles_dir=data_dir / "profiles",
     )
+    # The access-line writer belongs to the app being served; an app built after it (tests,
+    # CLI commands in one process) writes its lines itself until it is served.
+    logs.stop_access_writer()
     logs.configure_logging(
         level=kstate.settings.kernel.log_level,
         log_format=config.log_format,

@@ -142,11 +142,17 @@ def test_restore_works_when_the_database_cannot_even_be_opened(config: Path) -> 
 def test_restore_from_the_cli_refuses_while_soulspot_serves(config: Path) -> None:
     backup_id = run(config, "create").stdout.strip()
     server = _store_app(config)
-    server.extensions["soulspot"].hook.before_serve(app=server)  # what `soulspot serve` calls
-    refused = run(config, "restore", backup_id, "--yes")
-    assert refused.exit_code == 1
-    assert (
-        "stop `soulspot serve` first" in refused.stderr and "nothing was changed" in refused.stderr
-    )
-    listed = json.loads(run(config, "list", "--json").stdout)
-    assert [b["trigger"] for b in listed] == ["manual"]  # no pre-restore: refused up front
+    hook = server.extensions["soulspot"].hook
+    hook.before_serve(app=server)  # what `soulspot serve` calls
+    try:
+        refused = run(config, "restore", backup_id, "--yes")
+        assert refused.exit_code == 1
+        assert (
+            "stop `soulspot serve` first" in refused.stderr
+            and "nothing was changed" in refused.stderr
+        )
+        listed = json.loads(run(config, "list", "--json").stdout)
+        assert [b["trigger"] for b in listed] == ["manual"]  # no pre-restore: refused up front
+    finally:
+        with server.app_context():
+            hook.shutdown(app=server)  # as `soulspot serve` does on the way out

@@ -100,3 +100,17 @@ def test_serve_hands_access_lines_to_the_writer_and_shutdown_writes_them(
     assert logs._writer is None
     access = [e for e in parse_lines(capsys.readouterr().out) if e["logger"] == "soulspot.access"]
     assert [e["request_id"] for e in access] == ids
+
+
+def test_building_another_app_ends_a_served_apps_writer(make_app: Any, capsys: Any) -> None:
+    """Tests (and CLI commands) build several apps in one process: the writer of one that
+    was served but never shut down must not make another app's lines asynchronous."""
+    served = make_app(disable=OTHERS)
+    served.extensions["soulspot"].hook.before_serve(app=served)
+    assert logs._writer is not None
+    other = make_app(disable=OTHERS)
+    assert logs._writer is None
+    capsys.readouterr()
+    rid = other.test_client().get("/health/ready").headers["X-Request-ID"]
+    lines = parse_lines(capsys.readouterr().out)  # written before the response returned
+    assert [e["request_id"] for e in lines if e["logger"] == "soulspot.access"] == [rid]
