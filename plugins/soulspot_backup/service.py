@@ -42,9 +42,9 @@ from .archive import (
     parse_name,
     read_archive,
     staged_files,
-    start_writeback,
     valid_id,
     write_archive,
+    write_back,
 )
 from .config import BackupConfig
 from .retention import Candidate, Policy, to_prune
@@ -375,11 +375,11 @@ class BackupService:
                 files = [path for _, path in staged_files(staging)]
                 # each source checks its snapshot before the archive consumes the files,
                 # while this thread hashes the same bytes for the archive's manifest (both
-                # read the page cache and release the GIL: two CPUs, one pass of time) and
-                # the disk starts taking the data the archive's fsync will wait for
+                # read the page cache and release the GIL: two CPUs, one pass of time) and a
+                # third writes them to disk a few MiB at a time (see write_back)
                 progress("verifying the snapshots")
                 checking = self._in_thread(lambda: self._verify_sources(staging, manifest))
-                writing = self._in_thread(lambda: start_writeback(*files))
+                writing = self._in_thread(lambda: write_back(*files))
                 digests = {} if passphrase else {path: digest_file(path) for path in files}
                 problems = checking()
                 writing()

@@ -208,11 +208,11 @@ def test_digests_taken_before_are_used_and_a_wrong_one_never_verifies(tmp_path: 
     """The service hashes the staged files while the sources check them; the archive uses
     those digests. A digest that does not match the bytes is caught: by the copy itself, or
     (in place, where nothing is re-read) by the read-back every backup gets."""
-    from soulspot_backup.archive import Digest, digest_file, start_writeback
+    from soulspot_backup.archive import Digest, digest_file, write_back
 
     good = _staging(tmp_path / "good", big=9 * 1024 * 1024 + 7)
     files = sorted(p for p in good.rglob("*") if p.is_file())
-    start_writeback(*files)  # only queues disk writes: the bytes stay what they are
+    write_back(*files, step=1 << 20)  # to disk in steps: the bytes stay what they are
     digests = {p: digest_file(p) for p in files}
     db = good / "database" / "soulspot.db"
     assert digests[db].size == db.stat().st_size
