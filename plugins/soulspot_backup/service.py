@@ -378,8 +378,10 @@ class BackupService:
                 # read the page cache and release the GIL: two CPUs, one pass of time) and a
                 # third writes them to disk a few MiB at a time (see write_back)
                 progress("verifying the snapshots")
-                checking = self._in_thread(lambda: self._verify_sources(staging, manifest))
-                writing = self._in_thread(lambda: write_back(*files))
+                checking = self._in_thread(
+                    lambda: self._verify_sources(staging, manifest), name="soulspot-backup-check"
+                )
+                writing = self._in_thread(lambda: write_back(*files), name="soulspot-backup-disk")
                 digests = {} if passphrase else {path: digest_file(path) for path in files}
                 problems = checking()
                 writing()
@@ -430,33 +432,19 @@ class BackupService:
         """Run ``func`` (the heavy part of a backup) in a short-lived thread at a lower CPU
         priority (nice +10, Linux), so that request threads writing meanwhile go first when
         the CPUs are busy. Its exception is re-raised here."""
+        return self._in_thread(func, priority=10, name="soulspot-backup")()
+
+    def _in_thread(
+        self, func: Callable[[], _T], priority: int | None = None, name: str = "soulspot-backup"
+    ) -> Callable[[], _T]:
+        """Start ``func`` on another thread with the app context, at CPU ``priority`` (nice;
+        default: this thread's); the returned function waits for its result or re-raises
+        its error."""
         box: dict[str, Any] = {}
         app = self.app
-
-        def run() -> None:
+        if priority is None:
             with contextlib.suppress(OSError, AttributeError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-            try:
-                with app.app_context():
-                    box["result"] = func()
-            except BaseException as exc:  # handed to the calling thread
-                box["error"] = exc
-
-        worker = threading.Thread(target=run, name="soulspot-backup", daemon=True)
-        worker.start()
-        worker.join()
-        if "error" in box:
-            raise box["error"]
-        return box["result"]  # type: ignore[no-any-return]
-
-    def _in_thread(self, func: Callable[[], _T]) -> Callable[[], _T]:
-        """Start ``func`` on another thread (with the app context, at this thread's CPU
-        priority); the returned function waits for its result or re-raises its error."""
-        box: dict[str, Any] = {}
-        app = self.app
-        priority: int | None = None
-        with contextlib.suppress(OSError, AttributeError):
-            priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+                priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
         def run() -> None:
             if priority is not None:
@@ -468,7 +456,7 @@ class BackupService:
             except BaseException as exc:  # handed to the waiting thread
                 box["error"] = exc
 
-        worker = threading.Thread(target=run, name="soulspot-backup-check", daemon=True)
+        worker = threading.Thread(target=run, name=name, daemon=True)
         worker.start()
 
         def result() -> _T:
