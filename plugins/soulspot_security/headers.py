@@ -64,6 +64,9 @@ PROBE_PREFIXES = ("/health", "/metrics")
 NO_NONCE_PREFIXES = ("/api/",)
 
 
+_Computed = tuple[list[tuple[str, str]], frozenset[str]]
+
+
 class CachedTalisman(Talisman):  # type: ignore[misc]
     """Talisman recomputes each view's options four times per request; they never change
     once the app serves, so compute them once per endpoint."""
@@ -71,8 +74,9 @@ class CachedTalisman(Talisman):  # type: ignore[misc]
     def __init__(self, app: Flask, **kwargs: Any) -> None:
         self._options: dict[str | None, dict[str, Any]] = {}
         self._policies: dict[tuple[int, tuple[str, ...]], list[tuple[str, bool]]] = {}
-        self._static: dict[tuple[str | None, bool], tuple[list[tuple[str, str]], frozenset[str]]]
-        self._static = {}
+        #: (endpoint, https) -> (headers talisman adds without a nonce, their lower-case names)
+        #: (endpoint, https) -> the headers talisman adds without a nonce, their names
+        self._static: dict[tuple[str | None, bool], _Computed] = {}
         super().__init__(app, **kwargs)
 
     def _parse_policy(self, policy: Any) -> str:
@@ -118,9 +122,7 @@ class CachedTalisman(Talisman):  # type: ignore[misc]
             headers.extend(EXTRA_HEADERS)
         return response
 
-    def _computed_headers(
-        self, response_class: type[Response]
-    ) -> tuple[list[tuple[str, str]], frozenset[str]]:
+    def _computed_headers(self, response_class: type[Response]) -> _Computed:
         """What talisman (and EXTRA_HEADERS) add to a blank response of this request."""
         blank = response_class()
         present = {name.lower() for name, _ in blank.headers}

@@ -105,44 +105,32 @@ class LimitRules:
 
     def __init__(self, cfg: SecurityConfig) -> None:
         overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
-        self.texts = {
+        #: the configured strings, by endpoint (overrides) or area ("auth", "api", "")
+        self.texts: dict[str, str] = {
+            **{f"endpoint:{k}": v for k, v in overrides.items()},
             "auth": cfg.rate_limit_auth,
             "api": cfg.rate_limit_api,
-            "other": cfg.rate_limit_default,
-            **{f"endpoint:{k}": v for k, v in overrides.items()},
+            "": cfg.rate_limit_default,
         }
-        self.overrides = {k: _parse(v) for k, v in overrides.items()}
-        self.auth = _parse(cfg.rate_limit_auth)
-        self.api = _parse(cfg.rate_limit_api)
-        self.other = _parse(cfg.rate_limit_default)
+        self.items = {key: _parse(text) for key, text in self.texts.items()}
+
+    def _choose(self, endpoint: str, path: str) -> tuple[str, str]:
+        """``(key into texts/items, counter bucket)`` for a request."""
+        if f"endpoint:{endpoint}" in self.texts:
+            return f"endpoint:{endpoint}", endpoint
+        area = "auth" if path.startswith("/auth/") else "api" if path.startswith("/api/") else ""
+        return area, area or endpoint
+
+    def for_request(self, endpoint: str, path: str) -> tuple[list[RateLimitItem], str]:
+        key, bucket = self._choose(endpoint, path)
+        return self.items[key], bucket
 
     def text_for(self, endpoint: str, path: str) -> str:
         """The configured string, for flask-limiter's own evaluation (same choice)."""
-        if endpoint in self.overrides:
-            return self.texts[f"endpoint:{endpoint}"]
-        return self.texts[self.area(path) or "other"]
-
-    @staticmethod
-    def area(path: str) -> str | None:
-        if path.startswith("/auth/"):
-            return "auth"
-        if path.startswith("/api/"):
-            return "api"
-        return None
+        return self.texts[self._choose(endpoint, path)[0]]
 
     def bucket(self, endpoint: str, path: str) -> str:
-        return endpoint if endpoint in self.overrides else (self.area(path) or endpoint)
-
-    def for_request(self, endpoint: str, path: str) -> tuple[list[RateLimitItem], str]:
-        items = self.overrides.get(endpoint)
-        if items is not None:
-            return items, endpoint
-        area = self.area(path)
-        if area == "auth":
-            return self.auth, area
-        if area == "api":
-            return self.api, area
-        return self.other, endpoint
+        return self._choose(endpoint, path)[1]
 
 
 def _parse(text: str) -> list[RateLimitItem]:
@@ -277,16 +265,11 @@ def install(app: Flask, cfg: SecurityConfig) -> Limiter:
         )
 
     def too_many(exc: RateLimitExceeded) -> Response:
+        """flask-limiter's own refusal (its evaluation path): the same answer."""
         current = limiter.current_limit
         reset_at = float(current.reset_at) if current is not None else time.time() + 60
         retry_after = max(1, math.ceil(reset_at - time.time()))
-        return problem_response(
-            429,
-            "Too many requests",
-            f"Rate limit {exc.limit.limit} exceeded. Try again in {retry_after} s.",
-            type_=PROBLEM_TYPE_BASE + "rate-limited",
-            headers={"Retry-After": str(retry_after)},
-        )
+        return rate_limited(RateLimited(str(exc.limit.limit), retry_after))
 
     app.register_error_handler(RateLimited, rate_limited)
     app.register_error_handler(RateLimitExceeded, too_many)
