@@ -65,3 +65,24 @@ def test_to_toml_round_trips():
         "plugins": {"hello": {"enabled": False, "names": ["a", "b"], "ratio": 0.5}},
     }
     assert tomllib.loads(to_toml(data)) == data
+
+
+def test_live_server_stops_even_when_its_trigger_pipe_is_gone(make_app, monkeypatch):
+    """LiveServer stops waitress from its own loop thread through the trigger pipe; when
+    that pipe is already unusable (EBADF), it closes the server from the test thread."""
+    import errno
+    import socket
+
+    from soulspot.testing import LiveServer
+
+    server = LiveServer(make_app(plugins=[("tiny", Tiny())], only=[])).__enter__()
+    port = int(server.url.rsplit(":", 1)[1])
+
+    def broken(*_args: object) -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(server.server.trigger, "_physical_pull", broken)
+    server.__exit__(None, None, None)
+    assert not server.thread.is_alive()
+    with socket.socket() as probe:  # nothing listens any more
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
