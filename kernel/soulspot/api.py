@@ -12,7 +12,7 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -175,6 +175,17 @@ def maintenance(reason: str) -> Iterator[None]:
             state.maintenance_reason = previous
             if state.scheduler is not None and previous is None:
                 state.scheduler.resume()
+
+
+def span(name: str, **attributes: str | int | float | bool) -> AbstractContextManager[None]:
+    """Record the work inside the ``with`` block as a span of the current trace, when the
+    tracing concern is enabled (``start_span`` hook); otherwise a no-op. Name units of work
+    a person would look for (``library.sync playlists``); never put secrets in attributes."""
+    if not has_app_context():
+        return nullcontext()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    started = kernel().hook.start_span(app=app, name=name, attributes=attributes)
+    return cast(AbstractContextManager[None], started) if started is not None else nullcontext()
 
 
 def take_backup(trigger: str) -> str | None:

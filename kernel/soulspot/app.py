@@ -12,6 +12,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from . import errors, web
+from .api import span
 from .config import (
     Settings,
     ensure_data_dir,
@@ -80,7 +81,7 @@ def create_app(
                     "returned nothing"
                 )
 
-    with app.app_context():
+    with app.app_context(), span("soulspot startup"):
         hook.startup(app=app)
     _close_registration(pm)
     return app

@@ -140,11 +140,15 @@ def with_app(command: F) -> F:
         except ConfigError as exc:
             fail(str(exc))
         kernel = app.extensions["soulspot"]
+        command_path = click.get_current_context().command_path
         with app.app_context():
-            if kernel.storage is not None:
-                with kernel.storage.connection():
-                    return command(*args, **kwargs)
-            return command(*args, **kwargs)
+            from .api import span
+
+            with span(command_path, **{"soulspot.command": command_path}):
+                if kernel.storage is not None:
+                    with kernel.storage.connection():
+                        return command(*args, **kwargs)
+                return command(*args, **kwargs)
 
     return cast(F, wrapped)
 

@@ -141,9 +141,15 @@ def effective_config(settings: Settings) -> list[dict[str, Any]]:
         model = settings.plugins.get(name)
         if model is None:
             continue
+        # A model may say where a key it left at its default really comes from (the tracing
+        # plugin: the SDK's OTEL_* variables) through an optional ``config_origins()``.
+        outside = model.config_origins() if hasattr(model, "config_origins") else {}
         for key, value in masked(model).items():
             path = f"plugins.{name}.{key}"
-            rows.append({"key": path, "value": value, "source": settings.origin(path)})
+            source = settings.origin(path)
+            if source == "default" and key in outside:
+                source = outside[key]
+            rows.append({"key": path, "value": value, "source": source})
     return rows
 
 

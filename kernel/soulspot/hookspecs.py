@@ -12,6 +12,7 @@ section there or a test that exercises it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -158,6 +159,19 @@ def metrics(app: Flask) -> Iterable[Any]:
     """Prometheus collectors (``prometheus_client`` metrics made with ``registry=None``, or
     custom collectors) for the metrics concern to register in the app's own registry."""
     return ()
+
+
+@hookspec(firstresult=True)
+def start_span(
+    app: Flask, name: str, attributes: Mapping[str, str | int | float | bool]
+) -> AbstractContextManager[None] | None:
+    """*firstresult*, the tracing concern: a context manager that records ``name`` as a span
+    (a child of the current one) while it is entered. :func:`soulspot.api.span` asks this
+    hook; with no tracing plugin nobody answers and the work runs untraced at no cost.
+
+    :param name: what the work is (``library.sync playlists``, ``job backup``).
+    :param attributes: attributes of the span; never secrets (tokens, codes, cookies).
+    """
 
 
 @hookspec

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, g
 
+from .api import span
 from .state import KernelState
 from .types import Job
 
@@ -35,7 +36,8 @@ def run_job(app: Flask, job: Job) -> BaseException | None:
     with app.app_context():
         g.request_id = run_id
         try:
-            job.func()
+            with span(f"job {job.id}", **{"soulspot.job": job.id, "soulspot.run_id": run_id}):
+                job.func()
         except Exception as exc:  # a job failing must not kill the scheduler thread
             error = exc
             log.error("scheduled job failed", exc_info=exc, extra={"job": job.id})

@@ -10,7 +10,7 @@ through the ``migrations`` hook.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +104,12 @@ class Cache(Protocol):
     def stats(self) -> CacheStats: ...
 
 
+#: ``listener(sql, seconds, error)``: called after every statement the store ran, on the
+#: thread that ran it (so the current request or job is still the context). ``sql`` has
+#: placeholders, never parameter values.
+StatementListener = Callable[[str, float, BaseException | None], None]
+
+
 @runtime_checkable
 class Storage(Protocol):
     """Everything the storage concern offers other plugins."""
@@ -142,4 +148,9 @@ class Storage(Protocol):
 
     def upgrade(self) -> list[str]:
         """Apply every pending migration; returns what was applied."""
+        ...
+
+    def add_statement_listener(self, listener: StatementListener) -> None:
+        """Call ``listener`` after every statement from now on (the tracing concern makes a
+        span of each). Listeners must be cheap and must not raise."""
         ...

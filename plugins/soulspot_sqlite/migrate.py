@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from soulspot.api import span
 from soulspot.plugins import PluginError
 from soulspot.types import Migration
 
@@ -213,8 +214,12 @@ class Migrator:
         self, func: Callable[[Any, Any], None], plugin: str, version: int, step: Step
     ) -> None:
         started = time.perf_counter()
+        attributes: dict[str, str | int] = {
+            "soulspot.plugin": plugin,
+            "soulspot.version": step.version,
+        }
         try:
-            with self.write_transaction():
+            with span(f"migration {step.direction}", **attributes), self.write_transaction():
                 func(self.db, self._migrator())
                 self._set_version(plugin, version)
         except MigrationError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from soulspot.stores import StatementListener
+
 from .database import redact_sql
 
 log = logging.getLogger("soulspot.sqlite")
@@ -66,9 +68,16 @@ class QueryObserver:
     def __init__(self, metrics: StoreMetrics, slow_query_ms: float) -> None:
         self.metrics = metrics
         self.slow_seconds = slow_query_ms / 1000.0
+        #: Other plugins' listeners (``Storage.add_statement_listener``): tracing.
+        self.listeners: tuple[StatementListener, ...] = ()
 
     def __call__(self, sql: str, params: Any, seconds: float, error: BaseException | None) -> None:
         self.metrics.query_duration.observe(seconds)
+        for listener in self.listeners:
+            try:
+                listener(sql, seconds, error)
+            except Exception:  # a listener must never fail a statement
+                log.exception("statement listener failed")
         if seconds < self.slow_seconds:
             return
         self.metrics.slow_queries.inc()

@@ -25,6 +25,7 @@ from soulspot.stores import (
     SessionRecord,
     SessionStore,
     SettingsStore,
+    StatementListener,
 )
 from soulspot.types import AuditEvent, Migration
 
@@ -405,7 +406,8 @@ class SqliteStorage:
             retry_seconds=config.lock_retry_seconds,
             max_connections=config.max_connections,
         )
-        self.database.observer = QueryObserver(metrics, config.slow_query_ms)
+        self.observer = QueryObserver(metrics, config.slow_query_ms)
+        self.database.observer = self.observer
         self.migrator = Migrator(self.database, migrations, self.write_transaction, self._path)
         self.session_store = SqliteSessionStore(self, config.session_cache_seconds)
         self.sessions: SessionStore = self.session_store
@@ -418,6 +420,9 @@ class SqliteStorage:
     @property
     def path(self) -> Path | None:
         return self._path
+
+    def add_statement_listener(self, listener: StatementListener) -> None:
+        self.observer.listeners = (*self.observer.listeners, listener)
 
     def bind(self) -> None:
         """Point the kernel's model proxy (:data:`soulspot.db.database`) at this database."""

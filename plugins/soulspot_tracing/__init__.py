@@ -1,0 +1,1 @@
+"""The `tracing` plugin: OpenTelemetry traces of requests, jobs, SQL and outbound calls."""

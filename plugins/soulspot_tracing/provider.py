@@ -1,0 +1,66 @@
+"""Build one app's tracer provider from ``[plugins.tracing]``: resource, parent-based
+ratio sampler, exporter, and the bounded export queue."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from .config import TracingConfig
+from .export import BoundedExportProcessor, Counter
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """``name=value,name2=value2`` (the OTEL_EXPORTER_OTLP_HEADERS form) as a mapping."""
+    headers: dict[str, str] = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if sep and name.strip():
+            headers[name.strip()] = value.strip()
+    return headers
+
+
+def build_exporter(config: TracingConfig, exporter: str) -> SpanExporter:
+    if exporter == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter(out=sys.stderr)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    headers = parse_headers(config.headers.get_secret_value()) if config.headers else None
+    return OTLPSpanExporter(
+        endpoint=config.endpoint,  # None: the SDK reads OTEL_EXPORTER_OTLP_* or its default
+        headers=headers,
+        timeout=config.export_timeout_seconds,
+    )
+
+
+def build_provider(
+    config: TracingConfig,
+    exporter: str,
+    *,
+    on_exported: Counter,
+    on_dropped: Counter,
+    env: Mapping[str, str] | None = None,
+) -> tuple[TracerProvider, BoundedExportProcessor]:
+    # Resource.create merges OTEL_RESOURCE_ATTRIBUTES under what we pass.
+    resource = Resource.create(
+        {**config.resource_attributes, SERVICE_NAME: config.effective_service_name(env)}
+    )
+    provider = TracerProvider(
+        resource=resource,
+        sampler=ParentBased(TraceIdRatioBased(config.effective_sample_ratio(env))),
+    )
+    processor = BoundedExportProcessor(
+        build_exporter(config, exporter),
+        queue_size=config.queue_size,
+        on_exported=on_exported,
+        on_dropped=on_dropped,
+    )
+    provider.add_span_processor(processor)
+    return provider, processor
