@@ -1,0 +1,149 @@
+"""What tracing costs a signed-in API call, each figure next to its baseline in the same run.
+
+Three SoulSpot servers, each in its own process and served exactly as ``soulspot serve``
+serves (``soulspot.server.serve``, scheduler off), all signed in through the local OAuth
+provider of tests/support and loaded with the same client (``bench/overhead.py``'s):
+
+- **off**: the ``tracing`` plugin disabled (not even loaded) — the baseline;
+- **idle**: the plugin loaded with no exporter configured — a default install
+  (goal: >= 0.98x off, no measurable cost);
+- **on**: exporting every span (``sample_ratio = 1.0``) over OTLP/HTTP to a real receiver on
+  127.0.0.1 (tests/support/otlp_receiver.py) (goal: >= 0.8x off).
+
+Ratios are medians over rounds in which the three run back to back in rotating order.
+Run: ``.venv/bin/python bench/tracing.py [--seconds 2] [--rounds 5] [--check]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from overhead import free_port, load, sign_in, wait_port  # noqa: E402
+
+GOALS = {"idle": 0.98, "on": 0.8}
+PATH = "/api/plugins"
+
+
+def serve(mode: str, port: int, data_dir: str, provider: dict[str, Any], endpoint: str,
+          ready: Any) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    from soulspot import create_app
+    from soulspot.server import serve as serve_app
+
+    plugins: dict[str, Any] = {
+        "spotify": {**provider, "redirect_uri": f"http://127.0.0.1:{port}/auth/callback"},
+        "security": {"rate_limit_api": "1000000/minute", "rate_limit_auth": "1000/minute"},
+    }
+    if mode == "on":
+        plugins["tracing"] = {"exporter": "otlp-http", "endpoint": endpoint}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOULSPOT", "OTEL_"))}
+    if mode == "off":
+        env["SOULSPOT_DISABLE_PLUGINS"] = "tracing"
+    config_path = Path(data_dir).parent / f"bench-{mode}.toml"
+    config_path.write_text("# bench: defaults plus overrides\n")
+    app = create_app({"kernel": {"data_dir": data_dir}, "plugins": plugins}, env=env,
+                     config_path=config_path)
+    ready.set()
+    serve_app(app, "127.0.0.1", port, 8, scheduler=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    args = parser.parse_args(argv)
+
+    from support.oauth_provider import LocalOAuthProvider
+    from support.otlp_receiver import OTLPReceiver
+
+    ctx = mp.get_context("spawn")
+    modes = ("off", "idle", "on")
+    ports = {mode: free_port() for mode in modes}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        OTLPReceiver() as receiver,
+        LocalOAuthProvider(
+            redirect_uris=[f"http://127.0.0.1:{p}/auth/callback" for p in ports.values()]
+        ) as provider,
+    ):
+        procs, events = [], []
+        for mode in modes:
+            ready = ctx.Event()
+            proc = ctx.Process(
+                target=serve,
+                args=(mode, ports[mode], str(Path(tmp) / mode), provider.client_config(),
+                      receiver.url, ready),
+                daemon=True,
+            )
+            proc.start()
+            procs.append(proc)
+            events.append(ready)
+        try:
+            for ready, mode in zip(events, modes, strict=True):
+                if not ready.wait(60):
+                    raise RuntimeError(f"the {mode} server did not start")
+                wait_port(ports[mode])
+            cookies = {mode: sign_in(ports[mode]) for mode in modes}
+            for mode in modes:
+                load(ports[mode], PATH, 0.5, args.clients, cookies[mode])  # warm up
+            runs: dict[str, list[float]] = {mode: [] for mode in modes}
+            ratios: dict[str, list[float]] = {"idle": [], "on": []}
+            errors = 0
+            for n in range(args.rounds):
+                order = modes[n % 3 :] + modes[: n % 3]
+                rps = {}
+                for mode in order:
+                    result = load(ports[mode], PATH, args.seconds, args.clients, cookies[mode])
+                    rps[mode] = result.rps
+                    errors += result.errors
+                    runs[mode].append(result.rps)
+                for mode in ratios:
+                    ratios[mode].append(rps[mode] / rps["off"])
+            spans = len(receiver.spans)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.join(5)
+
+    figures = {
+        "rps_best": {mode: round(max(values), 1) for mode, values in runs.items()},
+        "ratio": {mode: round(statistics.median(v), 3) for mode, v in ratios.items()},
+        "pair_ratios": {mode: [round(r, 3) for r in v] for mode, v in ratios.items()},
+        "goals": GOALS,
+        "errors": errors,
+        "spans_received": spans,
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(f"{PATH} req/s (best round): " + ", ".join(
+            f"{m} {figures['rps_best'][m]:.1f}" for m in modes))
+        for mode, goal in GOALS.items():
+            ratio = figures["ratio"][mode]
+            verdict = "ok" if ratio >= goal else "BELOW GOAL"
+            print(f"tracing {mode:<4} / off: {ratio:.3f}x (median of {args.rounds}), "
+                  f"goal >= {goal}x: {verdict}")
+        print(f"spans received by the local OTLP receiver: {spans}; errors: {errors}")
+    missed = [m for m, g in GOALS.items() if figures["ratio"][m] < g]
+    return 1 if args.check and (missed or errors) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
