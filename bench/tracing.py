@@ -36,8 +36,9 @@ GOALS = {"idle": 0.98, "on": 0.8}
 PATH = "/api/plugins"
 
 
-def serve(mode: str, port: int, data_dir: str, provider: dict[str, Any], endpoint: str,
-          ready: Any) -> None:
+def serve(
+    mode: str, port: int, data_dir: str, provider: dict[str, Any], endpoint: str, ready: Any
+) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -55,8 +56,9 @@ def serve(mode: str, port: int, data_dir: str, provider: dict[str, Any], endpoin
         env["SOULSPOT_DISABLE_PLUGINS"] = "tracing"
     config_path = Path(data_dir).parent / f"bench-{mode}.toml"
     config_path.write_text("# bench: defaults plus overrides\n")
-    app = create_app({"kernel": {"data_dir": data_dir}, "plugins": plugins}, env=env,
-                     config_path=config_path)
+    app = create_app(
+        {"kernel": {"data_dir": data_dir}, "plugins": plugins}, env=env, config_path=config_path
+    )
     ready.set()
     serve_app(app, "127.0.0.1", port, 8, scheduler=False)
 
@@ -88,8 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             ready = ctx.Event()
             proc = ctx.Process(
                 target=serve,
-                args=(mode, ports[mode], str(Path(tmp) / mode), provider.client_config(),
-                      receiver.url, ready),
+                args=(
+                    mode,
+                    ports[mode],
+                    str(Path(tmp) / mode),
+                    provider.client_config(),
+                    receiver.url,
+                    ready,
+                ),
                 daemon=True,
             )
             proc.start()
@@ -133,13 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
-        print(f"{PATH} req/s (best round): " + ", ".join(
-            f"{m} {figures['rps_best'][m]:.1f}" for m in modes))
+        print(
+            f"{PATH} req/s (best round): "
+            + ", ".join(f"{m} {figures['rps_best'][m]:.1f}" for m in modes)
+        )
         for mode, goal in GOALS.items():
             ratio = figures["ratio"][mode]
             verdict = "ok" if ratio >= goal else "BELOW GOAL"
-            print(f"tracing {mode:<4} / off: {ratio:.3f}x (median of {args.rounds}), "
-                  f"goal >= {goal}x: {verdict}")
+            print(
+                f"tracing {mode:<4} / off: {ratio:.3f}x (median of {args.rounds}), "
+                f"goal >= {goal}x: {verdict}"
+            )
         print(f"spans received by the local OTLP receiver: {spans}; errors: {errors}")
     missed = [m for m, g in GOALS.items() if figures["ratio"][m] < g]
     return 1 if args.check and (missed or errors) else 0

@@ -74,8 +74,11 @@ def test_signed_in_request_is_one_trace_with_sql_children_and_no_secrets(
     sql = [s for s in spans if s.trace_id == root.trace_id and "db.statement" in s.attributes]
     assert sql, "the session look-up's SQL is part of the request's trace"
     assert all(ancestors(s, spans)[-1] == root.name for s in sql)
-    assert all("?" in s.attributes["db.statement"] or "SELECT 1" in s.attributes["db.statement"]
-               for s in sql if s.attributes["db.statement"].startswith("SELECT"))
+    assert all(
+        "?" in s.attributes["db.statement"] or "SELECT 1" in s.attributes["db.statement"]
+        for s in sql
+        if s.attributes["db.statement"].startswith("SELECT")
+    )
 
     # the callback's token exchange is an outbound span inside the callback's trace
     callback_root = next(s for s in spans if s.name == "GET /auth/callback")
