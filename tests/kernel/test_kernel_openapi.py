@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify
+from kernel_support import BUILTINS
 from pydantic import BaseModel, ConfigDict, Field
 
 from soulspot import hookimpl
 from soulspot.types import PluginManifest
 from soulspot.validation import validate
 
-ALL = ["sqlite", "spotify", "observability", "metrics", "security", "backup"]
+ALL = list(BUILTINS)
 
 
 class ItemQuery(BaseModel):

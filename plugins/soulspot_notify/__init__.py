@@ -1,0 +1,1 @@
+"""The `notify` plugin: tell the owner, through Apprise, when something needs them."""
