@@ -160,8 +160,14 @@ def audit(
 
 
 @contextmanager
-def maintenance(reason: str) -> Iterator[None]:
-    """Put the app in maintenance: requests get 503 with Retry-After and the scheduler pauses."""
+def maintenance(reason: str, *, drain_seconds: float = 60.0) -> Iterator[None]:
+    """Put the app in maintenance: requests get 503 with Retry-After and the scheduler pauses.
+    The block starts once every request already past the gate has ended (the caller's own
+    excepted), so nothing a client was told succeeded is written behind the block's back;
+    raises :class:`soulspot.inflight.StillBusy` when they take longer than ``drain_seconds``
+    (maintenance is left again)."""
+    from .inflight import wait_idle
+
     state = kernel()
     with state.lock:
         previous = state.maintenance_reason
@@ -169,6 +175,7 @@ def maintenance(reason: str) -> Iterator[None]:
         if state.scheduler is not None and previous is None:
             state.scheduler.pause()
     try:
+        wait_idle(current_app._get_current_object(), drain_seconds)  # type: ignore[attr-defined]
         yield
     finally:
         with state.lock:
@@ -185,3 +192,22 @@ def take_backup(trigger: str) -> str | None:
 
 def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if not _SECRETISH.search(k)}
+
+
+def data_dir_holder() -> str | None:
+    """Another process using this app's data directory (``"pid N (soulspot serve on ...)"``),
+    or ``None``: commands that replace data refuse while one runs."""
+    from .datadir import holder
+
+    return holder(data_dir())
+
+
+@contextmanager
+def claim_data_dir(what: str) -> Iterator[None]:
+    """Hold this app's data directory for ``what`` during the block, so no ``soulspot serve``
+    starts meanwhile; raises :class:`soulspot.datadir.DataDirBusy` (a ``ConfigError``) naming
+    the process that holds it. Re-entrant within the serving process."""
+    from .datadir import claimed
+
+    with claimed(data_dir(), what):
+        yield

@@ -79,15 +79,9 @@ def jobs(app: Flask) -> Iterable[Job]:
         return []
     grace = int(cfg.misfire_grace_hours * 3600)
     if cfg.schedule == "cron":
-        minute, hour, day, month, dow = cfg.cron.split()
-        args: dict[str, Any] = {
-            "minute": minute,
-            "hour": hour,
-            "day": day,
-            "month": month,
-            "day_of_week": dow,
-            "timezone": "UTC",
-        }
+        from soulspot.cron import trigger_args
+
+        args = trigger_args(cfg.cron, cfg.timezone)
         return [Job("backup", svc.scheduled_run, "cron", args, grace, svc.overdue())]
     return [
         Job(

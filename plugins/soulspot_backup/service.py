@@ -795,7 +795,9 @@ class BackupService:
             backups = self.backups()
             doomed = to_prune(
                 [
-                    Candidate(b.id, b.created_at, b.trigger, b.verified is not False)
+                    Candidate(
+                        b.id, b.created_at, b.trigger, b.verified is not False, b.verified is True
+                    )
                     for b in backups
                 ],
                 policy,
@@ -829,12 +831,12 @@ class BackupService:
         if self.config.schedule == "interval":
             return self.config.interval_hours * 3600
         if self.config.schedule == "cron":
-            from apscheduler.triggers.cron import CronTrigger
+            from soulspot.cron import trigger
 
-            trigger = CronTrigger.from_crontab(self.config.cron, timezone=dt.UTC)
+            cron = trigger(self.config.cron, self.config.timezone)
             now = dt.datetime.now(dt.UTC)
-            first = trigger.get_next_fire_time(None, now)
-            second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1))
+            first = cron.get_next_fire_time(None, now)
+            second = cron.get_next_fire_time(first, first + dt.timedelta(seconds=1))
             if first is None or second is None:
                 return None
             return float((second - first).total_seconds())

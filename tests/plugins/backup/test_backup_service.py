@@ -313,7 +313,7 @@ def test_jobs_hook_schedule_and_overdue(make_app: Any, tmp_path: Path) -> None:
     cron = _app(make_app, tmp_path / "cron", schedule="cron", cron="30 4 * * 1")
     (job,) = [j for j in collect_jobs(cron) if j.id == "backup"]
     assert job.trigger == "cron" and job.trigger_args["hour"] == "4"
-    assert job.trigger_args["day_of_week"] == "1"
+    assert job.trigger_args["day_of_week"] == "mon"  # cron 1 = Monday
     assert service(cron).interval_seconds() == 7 * 86400
     off = _app(make_app, tmp_path / "off", schedule="off")
     assert [j for j in collect_jobs(off) if j.id == "backup"] == []
