@@ -6,6 +6,7 @@ Everything here works inside an app context (a request, a CLI command built with
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import ipaddress
@@ -211,3 +212,28 @@ def claim_data_dir(what: str) -> Iterator[None]:
 
     with claimed(data_dir(), what):
         yield
+
+
+#: Set by the ``soulspot`` CLI while it builds the app of a one-off command (everything but
+#: ``serve``): see :func:`one_off_command`.
+_ONE_OFF_COMMAND: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "soulspot_one_off_command", default=False
+)
+
+
+def one_off_command() -> bool:
+    """The app is being built for a one-off CLI command (``soulspot backup list``, ...), not
+    for ``soulspot serve`` or a program embedding SoulSpot. Such a command must not change
+    the schema on its own: pending migrations wait for ``serve`` or ``db upgrade`` (a
+    migration applied by ``backup list`` would silently undo a ``db downgrade``)."""
+    return _ONE_OFF_COMMAND.get()
+
+
+@contextmanager
+def building_one_off_command() -> Iterator[None]:
+    """Mark the app built in this block as one for a one-off command (the CLI uses it)."""
+    token = _ONE_OFF_COMMAND.set(True)
+    try:
+        yield
+    finally:
+        _ONE_OFF_COMMAND.reset(token)

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from soulspot.api import one_off_command
 from soulspot.types import AuditEvent, CheckResult, HealthCheck, Job
 
 from .config import SqliteConfig
@@ -109,11 +110,22 @@ def startup(app: Flask) -> None:
             )
         migrator = store.migrator
         migrator.ensure_bookkeeping()
+        _discard_stale_restore(store)
         if MANUAL_MIGRATIONS.get():
             return
         migrator.refuse_if_too_new()
         pending = migrator.pending()
         if not pending:
+            return
+        if one_off_command() and any(migrator.applied().values()):
+            # only `serve` and `db upgrade` change an existing schema: a migration applied by
+            # `soulspot backup list` would silently undo a `db downgrade` (a brand-new
+            # database is still created by any command)
+            log.warning(
+                "schema migrations are pending; this command leaves them for `soulspot serve` "
+                "or `soulspot db upgrade`",
+                extra={"pending": [f"{m.plugin}:{m.version}" for m in pending]},
+            )
             return
         if not store.config.auto_migrate:
             log.warning(
@@ -123,6 +135,17 @@ def startup(app: Flask) -> None:
             )
             return
         migrate_with_backup(store)
+
+
+def _discard_stale_restore(store: SqliteStorage) -> None:
+    """Remove the staged database a killed restore left, unless a restore is running now
+    (in another process holding the data directory)."""
+    from soulspot.api import data_dir_holder
+
+    from .backup import discard_stale
+
+    if data_dir_holder() is None:
+        discard_stale(store)
 
 
 def private_files(store: SqliteStorage) -> None:
@@ -141,6 +164,8 @@ def migrate_with_backup(store: SqliteStorage) -> list[str]:
     """Take a pre-migration backup (when there is data and a backup plugin), then upgrade."""
     from soulspot.api import take_backup
 
+    if not store.pending():
+        return []  # nothing to do: no backup either
     if any(store.schema_versions().values()):
         try:
             backup_id = take_backup("pre-migration")

@@ -15,13 +15,18 @@ from soulspot_backup.archive import (
     WrongPassphrase,
     new_name,
     parse_name,
-    peek_manifest,
-    read_archive,
     write_archive,
 )
+from soulspot_backup.reading import peek_manifest, read_archive
 from soulspot_backup.retention import Candidate, Policy, to_prune
 
-BASE = {"format": 1, "id": "x", "trigger": "manual", "schema_versions": {"sqlite": 1}}
+BASE = {
+    "format": 1,
+    "id": "x",
+    "trigger": "manual",
+    "schema_versions": {"sqlite": 1},
+    "sources": [{"name": "database"}, {"name": "config"}],
+}
 
 
 def _staging(tmp_path: Path, big: int = 3_000_000) -> Path:
@@ -50,7 +55,7 @@ def test_plain_round_trip_records_sha256_and_size(tmp_path: Path) -> None:
     assert (out / "config" / "soulspot.toml").read_text() == "[kernel]\nport = 8765\n"
     assert peek_manifest(target) == result.manifest
     with tarfile.open(target) as tar:  # manifest is an ordinary member, last
-        assert tar.getnames()[-1] == "manifest.json"
+        assert tar.getnames()[-1] == "manifest.json"  # unsigned: no manifest.sig
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.3, 0.9, 0.999])

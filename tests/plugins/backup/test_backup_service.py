@@ -14,7 +14,8 @@ from flask import Flask
 
 from soulspot import api
 from soulspot.testing import run_jobs
-from soulspot_backup.archive import BackupError, WrongPassphrase, peek_manifest
+from soulspot_backup.archive import BackupError, WrongPassphrase
+from soulspot_backup.reading import peek_manifest
 from soulspot_backup.service import service
 
 
