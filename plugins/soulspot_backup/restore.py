@@ -137,6 +137,22 @@ def _check(
         _refuse(ident, message)
         raise BackupError(message)
     manifest = result.manifest
+    archived: dict[str, int] = dict(manifest.get("schema_versions") or {})
+    heads: dict[str, int] = dict(api.storage().head_versions()) if api.has_storage() else {}
+    newer = [
+        f"{plugin} schema {version} (this install knows up to {heads[plugin]})"
+        for plugin, version in sorted(archived.items())
+        if plugin in heads and version > heads[plugin]
+    ]
+    if newer:
+        version = (manifest.get("app") or {}).get("version", "?")
+        message = (
+            f"backup {ident} comes from a newer SoulSpot ({version}) with a newer "
+            f"schema: {', '.join(newer)}. Upgrade SoulSpot to at least that version, "
+            "then restore; nothing was changed."
+        )
+        _refuse(ident, message)
+        raise BackupError(message)
     plan = Plan(manifest, [])
     if not result.authentic:
         why = unauthenticated(result.signature)
@@ -154,22 +170,6 @@ def _check(
             "database schema is still checked."
         )
         plan.forced = True
-    archived: dict[str, int] = dict(manifest.get("schema_versions") or {})
-    heads: dict[str, int] = dict(api.storage().head_versions()) if api.has_storage() else {}
-    newer = [
-        f"{plugin} schema {version} (this install knows up to {heads[plugin]})"
-        for plugin, version in sorted(archived.items())
-        if plugin in heads and version > heads[plugin]
-    ]
-    if newer:
-        version = (manifest.get("app") or {}).get("version", "?")
-        message = (
-            f"backup {ident} comes from a newer SoulSpot ({version}) with a newer "
-            f"schema: {', '.join(newer)}. Upgrade SoulSpot to at least that version, "
-            "then restore; nothing was changed."
-        )
-        _refuse(ident, message)
-        raise BackupError(message)
     registered = {s.name: s for s in svc.sources()}
     wanted = [str(e.get("name")) for e in manifest.get("sources") or []]
     missing = [n for n in wanted if n not in registered]
