@@ -248,8 +248,8 @@ class BackupService:
         secrets = secret_values(self.kernel.settings)
 
         def snapshot(dest: Path) -> None:
-            if configured is not None and path.exists():
-                shutil.copy2(path, dest / "soulspot.toml")
+            if configured is not None and path.exists():  # read only: it may be read-only
+                (dest / "soulspot.toml").write_bytes(path.read_bytes())
 
         def restore(src: Path) -> None:
             archived = src / "soulspot.toml"

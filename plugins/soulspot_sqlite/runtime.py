@@ -7,6 +7,7 @@ import logging
 import os
 import sqlite3
 import time
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -100,6 +101,46 @@ def startup(app: Flask) -> None:
     if store is None:
         return
     store.bind()
+    try:
+        _start(store)
+    except MigrationError:
+        raise
+    except Exception as exc:  # the file cannot be opened or written: say why, no traceback
+        import peewee
+
+        if not isinstance(exc, peewee.DatabaseError | sqlite3.DatabaseError | OSError):
+            raise
+        raise MigrationError(cannot_open(store, exc)) from None
+
+
+def cannot_open(store: SqliteStorage, exc: BaseException) -> str:
+    """Why the database cannot be used, with the owner when it is not this user's."""
+    import pwd
+
+    path = Path(store.path or "")
+    message = f"database error: cannot use {path}: {exc}."
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return str(uid)
+
+    me = os.geteuid()
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            owner = item.stat().st_uid
+        except OSError:
+            continue
+        if owner != me:
+            return (
+                f"{message} {item} is owned by {name(owner)}, but SoulSpot runs as {name(me)}: "
+                f"give it back (chown {name(me)}: {path}*) and start again."
+            )
+    return f"{message} Check that {path.parent} and the file are readable and writable."
+
+
+def _start(store: SqliteStorage) -> None:
     with store.connection():
         mode = store.database.execute_sql("PRAGMA journal_mode").fetchone()[0]
         private_files(store)
