@@ -41,7 +41,7 @@ from .archive import (
 )
 
 #: Kept free on the target beyond what an extraction writes.
-FREE_MARGIN = 16 << 20
+FREE_MARGIN = 1 << 20
 
 
 @dataclass

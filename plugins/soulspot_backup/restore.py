@@ -130,6 +130,10 @@ def _check(
     problems = list(result.problems)
     if result.manifest is not None and not problems:
         problems += svc._verify_sources(work, result.manifest)
+    if any(p.startswith("not enough free space") for p in problems):
+        message = f"backup {ident} was not restored: " + "; ".join(problems)
+        _refuse(ident, message)
+        raise BackupError(message)
     if result.manifest is None or problems:
         message = f"backup {ident} is damaged and was not restored: " + "; ".join(problems)
         if in_folder:
@@ -253,7 +257,11 @@ def _replace(
         pre_restore = str(interrupted["pre_restore"])
         progress(f"an interrupted restore is replaced; the state before it is in {pre_restore}")
     else:
-        pre_restore = pre_restore_backup(svc, pre_passphrase, progress)
+        try:
+            pre_restore = pre_restore_backup(svc, pre_passphrase, progress)
+        except BackupError as exc:
+            _refuse(ident, f"backup {ident} was not restored: {exc}", outcome="failed")
+            raise
     registered = {s.name: s for s in svc.sources()}
     info = {
         "backup": ident,
