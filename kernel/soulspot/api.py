@@ -6,6 +6,7 @@ Everything here works inside an app context (a request, a CLI command built with
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import ipaddress
@@ -160,8 +161,14 @@ def audit(
 
 
 @contextmanager
-def maintenance(reason: str) -> Iterator[None]:
-    """Put the app in maintenance: requests get 503 with Retry-After and the scheduler pauses."""
+def maintenance(reason: str, *, drain_seconds: float = 60.0) -> Iterator[None]:
+    """Put the app in maintenance: requests get 503 with Retry-After and the scheduler pauses.
+    The block starts once every request already past the gate has ended (the caller's own
+    excepted), so nothing a client was told succeeded is written behind the block's back;
+    raises :class:`soulspot.inflight.StillBusy` when they take longer than ``drain_seconds``
+    (maintenance is left again)."""
+    from .inflight import wait_idle
+
     state = kernel()
     with state.lock:
         previous = state.maintenance_reason
@@ -169,6 +176,7 @@ def maintenance(reason: str) -> Iterator[None]:
         if state.scheduler is not None and previous is None:
             state.scheduler.pause()
     try:
+        wait_idle(current_app._get_current_object(), drain_seconds)  # type: ignore[attr-defined]
         yield
     finally:
         with state.lock:
@@ -196,3 +204,47 @@ def take_backup(trigger: str) -> str | None:
 
 def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if not _SECRETISH.search(k)}
+
+
+def data_dir_holder() -> str | None:
+    """Another process using this app's data directory (``"pid N (soulspot serve on ...)"``),
+    or ``None``: commands that replace data refuse while one runs."""
+    from .datadir import holder
+
+    return holder(data_dir())
+
+
+@contextmanager
+def claim_data_dir(what: str) -> Iterator[None]:
+    """Hold this app's data directory for ``what`` during the block, so no ``soulspot serve``
+    starts meanwhile; raises :class:`soulspot.datadir.DataDirBusy` (a ``ConfigError``) naming
+    the process that holds it. Re-entrant within the serving process."""
+    from .datadir import claimed
+
+    with claimed(data_dir(), what):
+        yield
+
+
+#: Set by the ``soulspot`` CLI while it builds the app of a one-off command (everything but
+#: ``serve``): see :func:`one_off_command`.
+_ONE_OFF_COMMAND: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "soulspot_one_off_command", default=False
+)
+
+
+def one_off_command() -> bool:
+    """The app is being built for a one-off CLI command (``soulspot backup list``, ...), not
+    for ``soulspot serve`` or a program embedding SoulSpot. Such a command must not change
+    the schema on its own: pending migrations wait for ``serve`` or ``db upgrade`` (a
+    migration applied by ``backup list`` would silently undo a ``db downgrade``)."""
+    return _ONE_OFF_COMMAND.get()
+
+
+@contextmanager
+def building_one_off_command() -> Iterator[None]:
+    """Mark the app built in this block as one for a one-off command (the CLI uses it)."""
+    token = _ONE_OFF_COMMAND.set(True)
+    try:
+        yield
+    finally:
+        _ONE_OFF_COMMAND.reset(token)

@@ -11,7 +11,7 @@ import pluggy
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from . import errors, web
+from . import errors, inflight, web
 from .api import span
 from .config import (
     Settings,
@@ -59,6 +59,8 @@ def create_app(
     errors.install(app)
     if settings.kernel.compress:
         _install_compression(app)
+
+    inflight.install(app)  # before plugins' request hooks: maintenance waits for requests
 
     hook = pm.hook
     hook.init_app(app=app)

@@ -135,8 +135,11 @@ def with_app(command: F) -> F:
         state = click.get_current_context().find_object(CliState)
         if state is None:  # a command used outside the `soulspot` group
             raise click.UsageError("with_app commands run under the soulspot command")
+        from .api import building_one_off_command
+
         try:
-            app = state.app()
+            with building_one_off_command():
+                app = state.app()
         except ConfigError as exc:
             fail(str(exc))
         kernel = app.extensions["soulspot"]

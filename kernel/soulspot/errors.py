@@ -130,6 +130,16 @@ def _on_exception(exc: Exception) -> Response:
         headers = dict(exc.get_headers())
         headers.pop("Content-Type", None)
         return problem_response(status, exc.name, exc.description or "", headers=headers)
+    if is_disk_full(exc):
+        # not a bug of ours: the operator must free space; nothing was written
+        log.error("disk full", extra={"error": str(exc)[:200], "request_id": request_id()})
+        return problem_response(
+            503,
+            "Disk full",
+            "The disk holding SoulSpot's data is full, so nothing was saved. Free some space "
+            "and try again.",
+            headers={"Retry-After": "60"},
+        )
     user = g.get("soulspot_user")  # only what is known: no auth call while failing
     log.error(
         "unhandled exception",
@@ -150,3 +160,18 @@ def _on_exception(exc: Exception) -> Response:
         "Internal Server Error",
         "Something went wrong on our side. The request id below finds it in the log.",
     )
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """``exc`` or its cause is a full disk: ENOSPC/EDQUOT, or SQLite's SQLITE_FULL."""
+    import errno
+
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

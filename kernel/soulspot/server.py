@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 from flask import Flask
 
 from .api import is_loopback
 from .config import ConfigError, trusted_hosts
+from .datadir import acquire, relabel
 from .scheduler import start_scheduler
 from .state import KernelState
 
@@ -28,7 +31,23 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
             "listen on loopback (127.0.0.1). Enable an auth plugin (the built-in one is "
             "Spotify sign-in) or use --host 127.0.0.1"
         )
-    server = create_server(
+    # one server per data directory: a second one would double the scheduler's backups and
+    # swap files under the first; refused before binding, naming the one that runs
+    claim = acquire(state.data_dir, f"soulspot serve on http://{host}:{port}")
+    try:
+        server = _create(app, create_server, host, port, threads, state)
+    except BaseException:
+        os.close(claim)
+        raise
+    bound = f"http://{host}:{server.effective_port}"
+    relabel(claim, f"soulspot serve on {bound}")
+    _run(app, server, host, threads, state, claim, scheduler)
+
+
+def _create(
+    app: Flask, create_server: Any, host: str, port: int, threads: int, state: KernelState
+) -> Any:
+    return create_server(
         app,
         host=host,
         port=port,
@@ -38,10 +57,21 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         # (security plugin) trusts exactly that many hops; without, waitress drops them.
         clear_untrusted_proxy_headers=state.settings.kernel.trusted_proxies == 0,
     )
+
+
+def _run(
+    app: Flask,
+    server: Any,
+    host: str,
+    threads: int,
+    state: KernelState,
+    claim: int,
+    scheduler: bool,
+) -> None:
     # Record what was bound (--host/--port win over the file): plugins that build URLs to this
     # server from [kernel] host/port (the default sign-in redirect URI) then get them right.
     state.settings.kernel = state.settings.kernel.model_copy(
-        update={"host": host, "port": server.effective_port}  # type: ignore[union-attr]
+        update={"host": host, "port": server.effective_port}
     )
     app.config["TRUSTED_HOSTS"] = trusted_hosts(state.settings.kernel)
     state.serving = True
@@ -53,7 +83,7 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    bound = f"http://{host}:{server.effective_port}"  # type: ignore[union-attr]
+    bound = f"http://{host}:{server.effective_port}"
     print(f"SoulSpot listening on {bound}", flush=True)
     log.info("serving", extra={"url": bound, "threads": threads})
     try:
@@ -63,6 +93,7 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
             state.scheduler.shutdown(wait=False)
         with app.app_context():
             state.hook.shutdown(app=app)
+        os.close(claim)
         log.info("stopped")
         sys.stdout.flush()
 

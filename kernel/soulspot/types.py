@@ -103,6 +103,13 @@ class BackupSource:
     (online: writers keep working). ``restore(src)`` puts the files from ``src`` back in place
     atomically. ``verify(src)`` returns a list of problems (empty when the copy is sound).
     ``sensitive`` sources (keys) go only into passphrase-encrypted backups.
+
+    ``stage(src)`` (optional, preferred for anything big) does the slow part of a restore
+    before any live file changes: check the copy, put it next to the live files; it returns
+    :class:`StagedRestore`, whose ``swap()`` only renames. A restore stages every source
+    first, then swaps them one right after the other, so a database and the keys that open
+    its tokens change together. Sources without ``stage`` are restored by ``restore(src)``
+    in the swap step (keep them small).
     """
 
     name: str
@@ -112,6 +119,16 @@ class BackupSource:
     sensitive: bool = False
     #: Schema versions per plugin captured with the snapshot (for newer-schema refusal).
     schema_versions: Callable[[], Mapping[str, int]] = lambda: {}
+    stage: Callable[[Path], StagedRestore] | None = None
+
+
+@dataclass(frozen=True)
+class StagedRestore:
+    """A source's restore, staged: ``swap()`` puts the staged files in place (renames only),
+    ``discard()`` removes them when the restore stops before the swap."""
+
+    swap: Callable[[], None]
+    discard: Callable[[], None]
 
 
 @dataclass(frozen=True)

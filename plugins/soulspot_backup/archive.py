@@ -3,7 +3,8 @@
 Plain archive (``soulspot-<id>.tar``)::
 
     sources/<source>/<file>...    every file a backup source wrote, in a stable order
-    manifest.json                 last: versions, trigger, created-at, sha256 + size of members
+    manifest.json                 versions, trigger, created-at, sha256 + size of members
+    manifest.sig                  last: HMAC-SHA256 of manifest.json's bytes (see signing.py)
 
 Encrypted archive (``soulspot-<id>.tar.enc``): ``MAGIC``, a 4-byte header length, a JSON
 header (scrypt parameters, salt, nonce prefix, a key-check value), then the same tar stream cut
@@ -31,11 +32,14 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.sig"
+#: A manifest lists a few members; one bigger than this is not a SoulSpot manifest.
+MANIFEST_MAX = 1 << 20
 MAGIC = b"SOULSPOT-BACKUP-ENC1\n"
 CHUNK = 1 << 20
 _KEY_CHECK = b"soulspot-backup-key-check"
@@ -347,9 +351,16 @@ def digest_file(path: Path) -> Digest:
     return Digest(digest.hexdigest(), size)
 
 
-def _finish(sink: Any, manifest: dict[str, Any]) -> None:
+#: Signs the manifest's bytes; returns the ``manifest.sig`` member's content.
+Signer = Callable[[bytes], bytes]
+
+
+def _finish(sink: Any, manifest: dict[str, Any], signer: Signer | None) -> None:
     data = json.dumps(manifest, indent=2, sort_keys=True).encode()
     sink.write(_header(MANIFEST_NAME, len(data), time.time()) + data + _pad(len(data)))
+    if signer is not None:  # the signature covers the manifest, which covers every member
+        sig = signer(data)
+        sink.write(_header(SIGNATURE_NAME, len(sig), time.time()) + sig + _pad(len(sig)))
     sink.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # end of archive
 
 
@@ -360,6 +371,7 @@ def write_archive(
     passphrase: str | None,
     progress: Callable[[str], None] = lambda _m: None,
     digests: Mapping[Path, Digest] | None = None,
+    signer: Signer | None = None,
 ) -> dict[str, Any]:
     """Write the files under ``staging`` and ``manifest`` (completed with every member's
     sha256 and size) to ``target`` as a POSIX tar stream, fsynced, mode 0600. ``target``
@@ -371,11 +383,12 @@ def write_archive(
     snapshot file becomes the archive without being copied (see :func:`_in_place`), so the
     staged files may be gone afterwards. ``digests`` are :func:`digest_file` results taken
     of the staged files before (while something else read them): they are used, not
-    recomputed, and a copied member that no longer matches its digest is an error."""
+    recomputed, and a copied member that no longer matches its digest is an error.
+    ``signer`` adds ``manifest.sig`` after the manifest (see :mod:`.signing`)."""
     files = list(staged_files(staging))
     known = dict(digests or {})
     if not passphrase and files:
-        built = _in_place(target, files, manifest, progress, known)
+        built = _in_place(target, files, manifest, progress, known, signer)
         if built is not None:
             return built
     members: dict[str, dict[str, Any]] = {}
@@ -385,7 +398,7 @@ def write_archive(
         for name, path in files:
             members[name] = _copy_member(sink, name, path, progress, known.get(path))
         manifest = {**manifest, "members": members}
-        _finish(sink, manifest)
+        _finish(sink, manifest, signer)
         if passphrase:
             sink.finish()
         os.fsync(raw.fileno())
@@ -489,6 +502,7 @@ def _in_place(
     manifest: dict[str, Any],
     progress: Callable[[str], None],
     known: Mapping[Path, Digest],
+    signer: Signer | None,
 ) -> dict[str, Any] | None:
     """Turn the largest staged file into the archive: insert one filesystem block in front of
     its data for its tar header, hash the data where it lies, append the other members and
@@ -526,7 +540,7 @@ def _in_place(
                     fh, other, other_path, progress, known.get(other_path)
                 )
         manifest = {**manifest, "members": members}
-        _finish(fh, manifest)
+        _finish(fh, manifest, signer)
         os.fsync(fh.fileno())
     os.replace(path, target)
     return manifest
@@ -542,177 +556,3 @@ def fsync_dir(path: Path) -> None:
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
-
-
-# --- reading -------------------------------------------------------------------------------
-
-
-@dataclass
-class ReadResult:
-    manifest: dict[str, Any] | None
-    problems: list[str]
-
-
-def _safe_member(name: str) -> PurePosixPath | None:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or len(path.parts) < 3:
-        return None
-    if path.parts[0] != "sources":
-        return None
-    return path
-
-
-def read_archive(
-    path: Path,
-    passphrase: str | None = None,
-    extract_to: Path | None = None,
-    progress: Callable[[str], None] = lambda _m: None,
-) -> ReadResult:
-    """Read the whole archive, checking every member against the manifest. With
-    ``extract_to``, files land in ``extract_to/<source>/...``. Wrong or missing passphrases
-    raise; every other problem is reported in the result (empty ``problems``: sound)."""
-    problems: list[str] = []
-    seen: dict[str, dict[str, Any]] = {}
-    manifest: dict[str, Any] | None = None
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        return ReadResult(None, [f"cannot read the archive: {exc.strerror}"])
-    if size == 0:
-        return ReadResult(None, ["the archive is empty (truncated)"])
-    with path.open("rb", buffering=CHUNK) as raw:
-        reader: _DecryptingReader | None = None
-        source: Any = raw
-        if raw.read(len(MAGIC)) == MAGIC:
-            raw.seek(0)
-            try:
-                reader = source = _DecryptingReader(raw, passphrase)
-            except (NeedsPassphrase, WrongPassphrase):
-                raise
-            except BackupError as exc:  # a damaged or cut header
-                return ReadResult(None, [str(exc)])
-        else:
-            raw.seek(0)
-        try:
-            # plain archives are read with random access (members straight from the file);
-            # encrypted ones as a stream, in big blocks
-            tar = (
-                tarfile.open(fileobj=source, mode="r|", bufsize=CHUNK)  # noqa: SIM115
-                if reader is not None
-                else tarfile.open(fileobj=source, mode="r:", bufsize=CHUNK)  # noqa: SIM115
-            )
-            with tar:
-                for member in tar:
-                    if member.name == MANIFEST_NAME and member.isfile():
-                        fh = tar.extractfile(member)
-                        if fh is None:
-                            problems.append("the manifest cannot be read")
-                            continue
-                        try:
-                            manifest = json.loads(fh.read())
-                        except ValueError:
-                            problems.append("the manifest is not valid JSON")
-                        continue
-                    safe = _safe_member(member.name)
-                    if safe is None or not (member.isfile() or member.isdir()):
-                        problems.append(f"unexpected member {member.name!r} (refusing to use it)")
-                        continue
-                    if member.isdir():
-                        continue
-                    progress(f"checking {member.name} ({_mb(member.size)})")
-                    seen[member.name] = _consume(tar, member, safe, extract_to)
-            if reader is not None:
-                reader.drain()
-            elif not _tar_end_ok(raw):
-                problems.append("the archive is truncated (its tar end marker is missing)")
-        except BackupError as exc:
-            if isinstance(exc, NeedsPassphrase | WrongPassphrase):
-                raise
-            problems.append(str(exc))
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            problems.append(f"the archive is truncated or damaged ({exc})")
-    if manifest is None:
-        if not problems:
-            problems.append("the archive has no manifest (truncated, or not a SoulSpot backup)")
-        elif not any("manifest" in p for p in problems):
-            problems.append("the archive's manifest is missing (it is truncated or damaged)")
-        return ReadResult(None, problems)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
-        fmt = manifest.get("format") if isinstance(manifest, dict) else None
-        return ReadResult(
-            None,
-            [*problems, f"unknown archive format {fmt!r} (this SoulSpot reads {FORMAT_VERSION})"],
-        )
-    expected: dict[str, Any] = manifest.get("members") or {}
-    for name, want in expected.items():
-        got = seen.get(name)
-        if got is None:
-            problems.append(f"{name} is listed in the manifest but missing from the archive")
-        elif got["size"] != want.get("size"):
-            problems.append(f"{name}: size {got['size']} but the manifest says {want.get('size')}")
-        elif got["sha256"] != want.get("sha256"):
-            problems.append(f"{name}: checksum mismatch (the archive is corrupt)")
-    for name in seen:
-        if name not in expected:
-            problems.append(f"{name} is in the archive but not in its manifest")
-    return ReadResult(manifest, problems)
-
-
-def _consume(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, safe: PurePosixPath, extract_to: Path | None
-) -> dict[str, Any]:
-    fh = tar.extractfile(member)
-    if fh is None:
-        raise BackupError(f"{member.name} cannot be read from the archive")
-    digest = hashlib.sha256()
-    size = 0
-    out: IO[bytes] | None = None
-    if extract_to is not None:
-        dest = extract_to.joinpath(*safe.parts[1:])
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        out = dest.open("wb")
-    try:
-        while True:
-            block = fh.read(CHUNK)
-            if not block:
-                break
-            digest.update(block)
-            size += len(block)
-            if out is not None:
-                out.write(block)
-        if out is not None:
-            out.flush()
-            os.fsync(out.fileno())
-    finally:
-        if out is not None:
-            out.close()
-    if size != member.size:
-        raise BackupError(f"the archive is truncated (in {member.name})")
-    return {"sha256": digest.hexdigest(), "size": size}
-
-
-def _tar_end_ok(raw: IO[bytes]) -> bool:
-    """A complete tar stream ends with two zero blocks; a cut one does not."""
-    raw.seek(0, os.SEEK_END)
-    end = raw.tell()
-    if end < 1024 or end % 512:
-        return False
-    raw.seek(end - 1024)
-    return raw.read(1024) == b"\0" * 1024
-
-
-def peek_manifest(path: Path, passphrase: str | None = None) -> dict[str, Any] | None:
-    """The manifest of a plain archive without reading the members (tar headers only)."""
-    if is_encrypted(path):
-        result = read_archive(path, passphrase)
-        return result.manifest
-    try:
-        with tarfile.open(path, mode="r:") as tar:
-            member = tar.getmember(MANIFEST_NAME)
-            fh = tar.extractfile(member)
-            if fh is None:
-                return None
-            data = json.loads(fh.read())
-            return data if isinstance(data, dict) else None
-    except (tarfile.TarError, KeyError, ValueError, OSError, EOFError):
-        return None

@@ -79,6 +79,49 @@ def _run(action: Any, passphrase: str | None) -> Any:
         fail(str(exc), code=1)
 
 
+force_option = click.option(
+    "--force-unsigned",
+    is_flag=True,
+    help="Accept an archive this install cannot authenticate (unsigned: made before backups "
+    "were signed, or signed on another machine). Prints a warning; only for a copy you trust.",
+)
+
+
+def _refuse_foreign_owner(ctx: click.Context) -> None:
+    """As root, refuse to restore into a data directory another user owns: the restored
+    files would belong to root and SoulSpot (running as that user) could not open them."""
+    import os
+
+    from soulspot.cli import CliState
+    from soulspot.config import ConfigError
+
+    if os.geteuid() != 0:
+        return
+    state = ctx.find_object(CliState)
+    if state is None:
+        return
+    try:
+        settings = state.configuration()[0]
+    except ConfigError as exc:
+        fail(str(exc))
+    data_dir = settings.kernel.data_dir.expanduser()
+    if not data_dir.exists() or data_dir.stat().st_uid == 0:
+        return
+    import pwd
+
+    uid = data_dir.stat().st_uid
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    fail(
+        f"refusing to restore as root: {data_dir} belongs to {user}, and files restored by "
+        f"root would not. Run it as that user: sudo -u {user} soulspot backup restore ...; "
+        "nothing was changed.",
+        code=1,
+    )
+
+
 passphrase_option = click.option(
     "--passphrase",
     envvar=PASSPHRASE_ENV,
@@ -134,22 +177,34 @@ def register(cli: click.Group) -> None:
             )
 
     @backup.command("verify")
-    @click.argument("backup_id")
+    @click.argument("backup")
     @passphrase_option
+    @force_option
     @with_app
-    def verify(backup_id: str, passphrase: str | None) -> None:
-        """Check a backup's checksums and snapshots (integrity check of the database)."""
+    def verify(backup: str, passphrase: str | None, force_unsigned: bool) -> None:
+        """Check BACKUP (an id from `list`, or the path of an archive file: verify the copy
+        you will restore from): checksums, signature, each snapshot (integrity check of the
+        database)."""
         svc = _service()
-        click.echo(f"verifying {backup_id}", err=True)
-        problems = _run(lambda p: svc.verify(backup_id, p, _progress), passphrase)
+        click.echo(f"verifying {backup}", err=True)
+        problems = _run(
+            lambda p: svc.verify(backup, p, _progress, force_unsigned=force_unsigned), passphrase
+        )
         if problems:
             for problem in problems:
                 click.echo(f"problem: {problem}", err=True)
-            fail(f"backup {backup_id} is damaged: do not restore it", code=1)
-        click.echo(f"backup {backup_id} verified: sound")
+            fail(
+                f"backup {backup} is damaged or cannot be authenticated: do not restore it", code=1
+            )
+        click.echo(f"backup {backup} verified: sound")
 
     @with_app
-    def _restore(backup: str, passphrase: str | None) -> Any:
+    def _restore(
+        backup: str, passphrase: str | None, force_unsigned: bool, skip_config: bool
+    ) -> Any:
+        from soulspot.api import claim_data_dir
+        from soulspot.config import ConfigError
+
         svc = _service()
         pid = svc.serving_pid()
         if pid is not None:
@@ -158,20 +213,50 @@ def register(cli: click.Group) -> None:
                 "first, or restore from the Backups page; nothing was changed.",
                 code=1,
             )
-        return _run(lambda p: svc.restore(backup, p, _progress), passphrase)
+        try:
+            with claim_data_dir("soulspot backup restore"):
+                return _run(
+                    lambda p: svc.restore(
+                        backup,
+                        p,
+                        _progress,
+                        force_unsigned=force_unsigned,
+                        skip_config=skip_config,
+                    ),
+                    passphrase,
+                )
+        except ConfigError as exc:  # the data directory is in use
+            fail(f"{exc}", code=1)
 
     @backup.command("restore")
     @click.argument("backup")
     @passphrase_option
+    @force_option
+    @click.option(
+        "--skip-config",
+        is_flag=True,
+        help="Leave the config file as it is (it is also skipped, with a note, where this "
+        "user cannot write it).",
+    )
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    def restore(backup: str, passphrase: str | None, yes: bool) -> None:
+    @click.pass_context
+    def restore(
+        ctx: click.Context,
+        backup: str,
+        passphrase: str | None,
+        force_unsigned: bool,
+        skip_config: bool,
+        yes: bool,
+    ) -> None:
         """Restore BACKUP (an id from `list`, or the path of an archive file).
 
-        The archive is verified first; the current data is backed up (or, when too damaged,
-        set aside) before it is replaced; the app is in maintenance meanwhile. Works when the
-        database is missing or too damaged for SoulSpot to start."""
+        The archive is checked first (checksums, signature, schema); the current data is
+        backed up (or, when too damaged, set aside) before it is replaced; the app is in
+        maintenance meanwhile. Works when the database is missing or too damaged for
+        SoulSpot to start. Run it as the user SoulSpot runs as."""
         from .service import RECOVERY
 
+        _refuse_foreign_owner(ctx)
         confirm(
             f"Replace the current data with backup {backup}? (A pre-restore backup is taken "
             "first; stop `soulspot serve` before restoring from the command line.)",
@@ -179,22 +264,32 @@ def register(cli: click.Group) -> None:
         )
         token = RECOVERY.set(True)
         try:
-            summary = _restore(backup, passphrase)
+            summary = _restore(backup, passphrase, force_unsigned, skip_config)
         finally:
             RECOVERY.reset(token)
+        for note in summary.get("notes") or []:
+            click.echo(note, err=True)
         click.echo(f"restored {summary['backup_id']} ({', '.join(summary['sources']) or '-'})")
         click.echo(f"the previous state is kept in {summary['pre_restore']}")
         if summary["migrations"]:
             click.echo(f"migrated: {', '.join(summary['migrations'])}")
 
     @backup.command("prune")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
     @with_app
-    def prune() -> None:
+    def prune(yes: bool) -> None:
         """Apply retention now (manual and pre-restore backups are never pruned)."""
         from .archive import BackupError
+        from .retention import to_prune
 
+        svc = _service()
         try:
-            removed = _service().prune(_progress)
+            doomed = to_prune(svc.candidates(), svc.policy())
+            if not doomed:
+                click.echo("pruned 0 backup(s): retention keeps every backup")
+                return
+            confirm(f"Delete {len(doomed)} backup(s) for good ({', '.join(doomed)})?", yes)
+            removed = svc.prune(_progress)
         except BackupError as exc:
             fail(str(exc), code=1)
         click.echo(f"pruned {len(removed)} backup(s)")

@@ -33,8 +33,16 @@ class BackupConfig(BaseModel):
     cron: str = Field(
         "0 3 * * *",
         description=(
-            "Five-field cron expression in UTC for scheduled backups (schedule = 'cron'), "
-            "e.g. '0 3 * * *' for 03:00 every day."
+            "Five-field cron expression for scheduled backups (schedule = 'cron'), in "
+            "`timezone`, meaning what cron means (day of week 0 or 7 = Sunday, names sun-sat), "
+            "e.g. '0 3 * * *' for 03:00 every day, '0 3 * * 1-5' for weekdays."
+        ),
+    )
+    timezone: str = Field(
+        "",
+        description=(
+            "IANA time zone of the cron expression (e.g. 'Europe/Berlin', 'UTC'). Empty: this "
+            "machine's local zone."
         ),
     )
     misfire_grace_hours: float = Field(
@@ -71,10 +79,21 @@ class BackupConfig(BaseModel):
     @field_validator("cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from soulspot.cron import CronError, trigger_args
 
         try:
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
-            raise ValueError(f"not a five-field cron expression: {exc}") from None
+            trigger_args(value, "UTC")
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from soulspot.cron import CronError, zone
+
+        try:
+            zone(value)
+        except CronError as exc:
+            raise ValueError(str(exc)) from None
         return value

@@ -46,11 +46,19 @@ def storage(app: Flask) -> Generator[None, Any, Any]:
     """Not a storage provider: wraps the store's hook so that ``soulspot backup restore`` can
     move a database file that cannot even be opened aside before the store starts on it."""
     store = yield
+    from .service import refuse_if_interrupted
+
+    refuse_if_interrupted(app)  # before any plugin's startup touches (or migrates) the data
     if store is not None:
         from .service import set_aside_if_unreadable
 
         set_aside_if_unreadable(app, store)
     return store
+
+
+@hookimpl
+def startup(app: Flask) -> None:
+    _service(app)  # a backup folder that cannot be used stops start-up with its message
 
 
 @hookimpl
@@ -60,7 +68,10 @@ def before_serve(app: Flask) -> None:
 
 @hookimpl
 def backup_sources(app: Flask) -> Iterable[BackupSource]:
-    return [_service(app).config_source()]
+    from .signing import key_source
+
+    svc = _service(app)
+    return [svc.config_source(), key_source(svc.signing)]
 
 
 @hookimpl
@@ -79,15 +90,9 @@ def jobs(app: Flask) -> Iterable[Job]:
         return []
     grace = int(cfg.misfire_grace_hours * 3600)
     if cfg.schedule == "cron":
-        minute, hour, day, month, dow = cfg.cron.split()
-        args: dict[str, Any] = {
-            "minute": minute,
-            "hour": hour,
-            "day": day,
-            "month": month,
-            "day_of_week": dow,
-            "timezone": "UTC",
-        }
+        from soulspot.cron import trigger_args
+
+        args = trigger_args(cfg.cron, cfg.timezone)
         return [Job("backup", svc.scheduled_run, "cron", args, grace, svc.overdue())]
     return [
         Job(

@@ -28,6 +28,8 @@ class Candidate:
     trigger: str
     #: ``False`` when the last verification failed (never chosen to fill a bucket).
     sound: bool = True
+    #: ``True`` only when a verification passed (``None``/never verified is not enough).
+    verified: bool = False
 
 
 def to_prune(backups: Sequence[Candidate], policy: Policy) -> list[str]:
@@ -54,6 +56,9 @@ def to_prune(backups: Sequence[Candidate], policy: Policy) -> list[str]:
                 continue
             seen.add(bucket)
             keep.add(backup.id)
-    if sound:  # never prune the newest sound backup, whatever the policy says
-        keep.add(sound[0].id)
+    # never prune the newest backup that passed verification, whatever the policy says: newer
+    # archives nobody has verified yet must not push the last known-good one out
+    verified = [b for b in prunable if b.verified]
+    if verified:
+        keep.add(verified[0].id)
     return [b.id for b in reversed(prunable) if b.id not in keep]

@@ -28,6 +28,7 @@ from flask import Flask
 
 from soulspot import __version__ as kernel_version
 from soulspot.config import secret_values
+from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource
 
 from .archive import (
@@ -37,17 +38,17 @@ from .archive import (
     WrongPassphrase,
     digest_file,
     fsync_dir,
-    is_encrypted,
     new_name,
     parse_name,
-    read_archive,
     staged_files,
     valid_id,
     write_archive,
     write_back,
 )
 from .config import BackupConfig
+from .reading import read_archive
 from .retention import Candidate, Policy, to_prune
+from .signing import KeyRing
 
 log = logging.getLogger("soulspot.backup")
 
@@ -165,8 +166,21 @@ class BackupService:
             "backup"
         ) or BackupConfig.model_validate({})
         self.dir = (self.config.dir or state.data_dir / "backups").expanduser().resolve()
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            probe = self.dir / ".lock"
+            os.close(os.open(probe, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            from soulspot.plugins import PluginError
+
+            setting = "[plugins.backup] dir" if self.config.dir else "the default backup folder"
+            raise PluginError(
+                f"config error: {setting} {self.dir} cannot be used: "
+                f"{exc.strerror or exc}. Expected a folder this user can create and write "
+                "(set [plugins.backup] dir to one)."
+            ) from None
         self.lock = _FolderLock(self.dir / ".lock")
+        self.signing = KeyRing(state.data_dir)
         self.metrics = _Metrics()
         #: Set while a restore runs (a pre-migration backup then points at the archive).
         self.restoring: str | None = None
@@ -234,8 +248,8 @@ class BackupService:
         secrets = secret_values(self.kernel.settings)
 
         def snapshot(dest: Path) -> None:
-            if configured is not None and path.exists():
-                shutil.copy2(path, dest / "soulspot.toml")
+            if configured is not None and path.exists():  # read only: it may be read-only
+                (dest / "soulspot.toml").write_bytes(path.read_bytes())
 
         def restore(src: Path) -> None:
             archived = src / "soulspot.toml"
@@ -386,11 +400,18 @@ class BackupService:
                 problems = checking()
                 writing()
                 progress("writing the archive")
-                write_archive(tmp, staging, manifest, passphrase, progress, digests)
+                write_archive(
+                    tmp, staging, manifest, passphrase, progress, digests, self.signing.sign
+                )
                 os.replace(tmp, final)
                 fsync_dir(self.dir)
                 progress(f"verifying {name.id}")
-                problems += read_archive(final, passphrase, progress=progress).problems
+                check = read_archive(final, passphrase, progress=progress, keys=self.signing.keys())
+                problems += check.problems
+                if check.signature != "signed" and not check.problems:
+                    problems.append(
+                        f"the new archive's signature does not verify ({check.signature})"
+                    )
                 return problems
 
             try:
@@ -404,6 +425,14 @@ class BackupService:
             except Exception as exc:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
+                if is_disk_full(exc):
+                    free = shutil.disk_usage(self.dir).free / 1e6
+                    full = BackupError(
+                        f"backup failed: the backup folder {self.dir} is full ({free:.1f} MB "
+                        "free); free space there or set [plugins.backup] dir to a bigger disk"
+                    )
+                    self._failed("create", name, full)
+                    raise full from exc
                 self._failed("create", name, exc)
                 if isinstance(exc, BackupError):
                     raise
@@ -539,21 +568,39 @@ class BackupService:
     # --- verify ----------------------------------------------------------------------------
 
     def verify(
-        self, ident: str, passphrase: str | None = None, progress: Progress = _quiet
+        self,
+        ref: str,
+        passphrase: str | None = None,
+        progress: Progress = _quiet,
+        *,
+        force_unsigned: bool = False,
     ) -> list[str]:
-        """Check the archive's checksums and let each source verify its files. Returns the
-        problems (empty: sound) and records the outcome."""
+        """Check the archive ``ref`` (an id here, or an archive file's path: the copy you
+        will restore from): checksums, signature, each source's own check. Returns the
+        problems (empty: sound); records the outcome of archives in the backup folder. An
+        archive this install cannot authenticate is a problem unless ``force_unsigned``."""
         from soulspot import api
 
-        info = self.get(ident)
+        from .restore import unauthenticated
+
+        path = self._resolve(ref)
+        parsed = parse_name(path.name)
+        in_folder = parsed is not None and path.parent == self.dir
+        ident = parsed.id if parsed is not None else str(path)
         passphrase = passphrase or self.default_passphrase()
-        work = self.dir / f".verify-{ident}-{os.getpid()}"
+        work = self.dir / f".verify-{os.getpid()}-{int(time.time())}"
         with self.lock:
             self._clean_stale()
             try:
                 work.mkdir(mode=0o700)
                 try:
-                    result = read_archive(info.path, passphrase, extract_to=work, progress=progress)
+                    result = read_archive(
+                        path,
+                        passphrase,
+                        extract_to=work,
+                        progress=progress,
+                        keys=self.signing.keys(),
+                    )
                 except (NeedsPassphrase, WrongPassphrase) as exc:
                     api.audit("backup.verified", outcome="refused", backup_id=ident, error=str(exc))
                     raise
@@ -561,16 +608,23 @@ class BackupService:
                 if result.manifest is not None and not problems:
                     progress("verifying the snapshot of each source")
                     problems += self._verify_sources(work, result.manifest)
+                if not problems and not result.authentic:
+                    why = f"the archive {unauthenticated(result.signature)}"
+                    if force_unsigned:
+                        progress(f"WARNING: {why}; its checksums match (--force-unsigned)")
+                    else:
+                        problems.append(why)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-            self._record_verification(ident, problems)
+            if in_folder:
+                self._record_verification(ident, problems)
         api.audit(
             "backup.verified",
             outcome="ok" if not problems else "failed",
             backup_id=ident,
             problems=len(problems),
         )
-        if problems:
+        if problems and in_folder:
             self.metrics.failures.inc()
         return problems
 
@@ -581,157 +635,17 @@ class BackupService:
         ref: str,
         passphrase: str | None = None,
         progress: Progress = _quiet,
+        *,
+        force_unsigned: bool = False,
+        skip_config: bool = False,
     ) -> dict[str, Any]:
-        """Restore the backup ``ref`` (an id here, or the path of an archive file).
+        """Restore the backup ``ref`` (an id here, or the path of an archive file); see
+        :mod:`.restore` for the steps and what each failure leaves. Returns a summary."""
+        from .restore import run
 
-        Order: verify the archive into a work folder; refuse a newer schema; take a
-        pre-restore backup (or set the current files aside when they are too damaged for
-        one); then, in maintenance, let each source swap its files in atomically, and
-        migrate when the archive is older. Returns a summary."""
-        from soulspot import api
-
-        with self.lock:
-            self._clean_stale()
-            path = self._resolve(ref)
-            parsed = parse_name(path.name)
-            ident = parsed.id if parsed is not None else path.name
-            passphrase = passphrase or self.default_passphrase()
-            work = self.dir / f".restore-{os.getpid()}-{int(time.time())}"
-            try:
-                work.mkdir(mode=0o700)
-                progress(f"verifying {path.name}")
-                try:
-                    result = read_archive(path, passphrase, extract_to=work, progress=progress)
-                except (NeedsPassphrase, WrongPassphrase) as exc:
-                    self._refuse(ident, str(exc))
-                    raise
-                manifest = result.manifest
-                problems = list(result.problems)
-                if manifest is not None and not problems:
-                    problems += self._verify_sources(work, manifest)
-                if manifest is None or problems:
-                    message = f"backup {ident} is damaged and was not restored: " + "; ".join(
-                        problems
-                    )
-                    if valid_id(ident) and path.parent == self.dir:
-                        self._record_verification(ident, problems)
-                    self._refuse(ident, message)
-                    raise BackupError(message)
-                archived: dict[str, int] = dict(manifest.get("schema_versions") or {})
-                heads: dict[str, int] = (
-                    dict(api.storage().head_versions()) if api.has_storage() else {}
-                )
-                newer = [
-                    f"{plugin} schema {version} (this install knows up to {heads[plugin]})"
-                    for plugin, version in sorted(archived.items())
-                    if plugin in heads and version > heads[plugin]
-                ]
-                if newer:
-                    version = (manifest.get("app") or {}).get("version", "?")
-                    message = (
-                        f"backup {ident} comes from a newer SoulSpot ({version}) with a newer "
-                        f"schema: {', '.join(newer)}. Upgrade SoulSpot to at least that version, "
-                        "then restore; nothing was changed."
-                    )
-                    self._refuse(ident, message)
-                    raise BackupError(message)
-                registered = {s.name: s for s in self.sources()}
-                wanted = [str(e.get("name")) for e in manifest.get("sources") or []]
-                missing = [n for n in wanted if n not in registered]
-                for name in missing:
-                    progress(f"warning: no enabled plugin restores source {name!r}; skipped")
-
-                pre_passphrase = passphrase if is_encrypted(path) else None
-                pre_restore = self._pre_restore(pre_passphrase, progress)
-
-                done: list[str] = []
-                with api.maintenance(f"restoring backup {ident}"):
-                    self.restoring = ident
-                    try:
-                        for name in wanted:
-                            if name in registered:
-                                progress(f"restoring {name}")
-                                done.append(name)
-                                registered[name].restore(work / name)
-                        applied: list[str] = []
-                        if api.has_storage():  # an older archive is migrated to this code
-                            progress("applying pending migrations to the restored data")
-                            applied = list(api.storage().upgrade())
-                    except Exception as exc:
-                        undone = self._roll_back(pre_restore, done, pre_passphrase, progress)
-                        self._failed("restore", None, exc)
-                        raise BackupError(
-                            f"restore of {ident} failed: {type(exc).__name__}: {exc}. {undone}"
-                        ) from exc
-                    finally:
-                        self.restoring = None
-            except BackupError:
-                raise
-            except Exception as exc:  # before anything was replaced
-                self._failed("restore", None, exc)
-                raise BackupError(
-                    f"restore of {ident} failed: {type(exc).__name__}: {exc}. Nothing was replaced."
-                ) from exc
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-        summary: dict[str, Any] = {
-            "backup_id": ident,
-            "pre_restore": pre_restore,
-            "sources": [n for n in wanted if n in registered],
-            "skipped": missing,
-            "migrations": applied,
-        }
-        api.audit("backup.restored", **summary)
-        log.info("backup restored", extra=summary)
-        return summary
-
-    def _roll_back(
-        self, pre_restore: str, done: list[str], passphrase: str | None, progress: Progress
-    ) -> str:
-        """Put back, from the pre-restore backup, what a failed restore already replaced.
-        Returns a sentence for the error message."""
-        if not done:
-            return "Nothing was changed."
-        if not valid_id(pre_restore):
-            return (
-                f"Already replaced: {', '.join(done)}; the files from before are in {pre_restore}."
-            )
-        progress(f"rolling back {', '.join(done)} from {pre_restore}")
-        registered = {s.name: s for s in self.sources()}
-        work = self.dir / f".restore-rollback-{os.getpid()}"
-        put_back: list[str] = []
-        failed: list[str] = []
-        try:
-            work.mkdir(mode=0o700)
-            result = read_archive(self.get(pre_restore).path, passphrase, extract_to=work)
-            if result.manifest is None or result.problems:
-                raise BackupError("; ".join(result.problems) or "no manifest")
-            for name in reversed(done):
-                if name not in registered or not (work / name).is_dir():
-                    # not in the pre-restore backup (a sensitive source left out of a plain
-                    # one): say so instead of claiming everything was put back
-                    failed.append(f"{name} (not in {pre_restore})")
-                    continue
-                try:
-                    registered[name].restore(work / name)
-                    put_back.append(name)
-                except Exception as exc:  # go on with the others
-                    log.error("roll-back of one source failed", exc_info=exc)
-                    failed.append(f"{name} ({exc})")
-        except Exception as exc:
-            log.error("roll-back after a failed restore failed", exc_info=exc)
-            return (
-                f"Rolling back {', '.join(done)} from {pre_restore} failed too ({exc}): "
-                f"restore {pre_restore} by hand."
-            )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        if failed:
-            return (
-                f"Put back from {pre_restore}: {', '.join(put_back) or 'nothing'}; could not put "
-                f"back: {', '.join(failed)}."
-            )
-        return f"The state from before was put back from {pre_restore}."
+        return run(
+            self, ref, passphrase, progress, force_unsigned=force_unsigned, skip_config=skip_config
+        )
 
     def _resolve(self, ref: str) -> Path:
         if valid_id(ref):
@@ -743,63 +657,31 @@ class BackupService:
             f"{ref!r} is neither a backup id nor an archive file (see `soulspot backup list`)"
         )
 
-    def _refuse(self, ident: str, message: str) -> None:
-        from soulspot import api
-
-        api.audit("backup.restored", outcome="refused", backup_id=ident, error=message[:500])
-        log.warning("restore refused", extra={"backup_id": ident, "error": message[:500]})
-
-    def _pre_restore(self, passphrase: str | None, progress: Progress) -> str:
-        """A pre-restore backup; when the current data is too damaged for one, copy the
-        files as they are into ``set-aside-<time>/`` and go on."""
-        from soulspot import api
-
-        early = self.app.extensions.get("soulspot.backup.set_aside")
-        if early is not None:
-            progress(f"the database could not be opened; it was set aside as it was in {early}")
-            return str(early)
-        progress("taking a pre-restore backup of the current data")
-        try:
-            return self.create("pre-restore", passphrase, progress).id
-        except Exception as exc:
-            aside = self.dir / f"set-aside-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-            aside.mkdir(mode=0o700, exist_ok=True)
-            files: list[Path] = []
-            if api.has_storage() and api.storage().path is not None:
-                db = Path(api.storage().path)  # type: ignore[arg-type]
-                files += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
-            if self.kernel.settings.path is not None:
-                files.append(Path(self.kernel.settings.path))
-            for item in files:
-                if item.exists():
-                    shutil.copy2(item, aside / item.name)
-            progress(
-                f"the current data could not be backed up ({exc}); its files were set aside "
-                f"as they are in {aside}"
-            )
-            log.warning("pre-restore backup failed; files set aside", extra={"dir": str(aside)})
-            return str(aside)
+    def config_path(self) -> Path:
+        """Where the config file is (or, without one, where a restored one goes)."""
+        return Path(self.kernel.settings.path or DEFAULT_CONFIG_PATH).resolve()
 
     # --- retention and deletion -----------------------------------------------------------
 
-    def prune(self, progress: Progress = _quiet) -> list[str]:
-        from soulspot import api
-
-        policy = Policy(
+    def policy(self) -> Policy:
+        return Policy(
             self.config.keep_last,
             self.config.keep_daily,
             self.config.keep_weekly,
             self.config.keep_monthly,
         )
+
+    def candidates(self) -> list[Candidate]:
+        return [
+            Candidate(b.id, b.created_at, b.trigger, b.verified is not False, b.verified is True)
+            for b in self.backups()
+        ]
+
+    def prune(self, progress: Progress = _quiet) -> list[str]:
+        from soulspot import api
+
         with self.lock:
-            backups = self.backups()
-            doomed = to_prune(
-                [
-                    Candidate(b.id, b.created_at, b.trigger, b.verified is not False)
-                    for b in backups
-                ],
-                policy,
-            )
+            doomed = to_prune(self.candidates(), self.policy())
             for ident in doomed:
                 progress(f"pruning {ident}")
                 self._remove(ident)
@@ -829,12 +711,12 @@ class BackupService:
         if self.config.schedule == "interval":
             return self.config.interval_hours * 3600
         if self.config.schedule == "cron":
-            from apscheduler.triggers.cron import CronTrigger
+            from soulspot.cron import trigger
 
-            trigger = CronTrigger.from_crontab(self.config.cron, timezone=dt.UTC)
+            cron = trigger(self.config.cron, self.config.timezone)
             now = dt.datetime.now(dt.UTC)
-            first = trigger.get_next_fire_time(None, now)
-            second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1))
+            first = cron.get_next_fire_time(None, now)
+            second = cron.get_next_fire_time(first, first + dt.timedelta(seconds=1))
             if first is None or second is None:
                 return None
             return float((second - first).total_seconds())
@@ -877,6 +759,36 @@ def serving_pid(backups: Path) -> int | None:
         return None
     finally:
         os.close(fd)
+
+
+def refuse_if_interrupted(app: Flask) -> None:
+    """Start-up after a killed restore: a mark in ``staging`` (nothing live replaced) is
+    cleared with a warning; one in ``swapping`` refuses start-up, naming the commands that
+    finish or roll back, except for the restore command itself (``RECOVERY``)."""
+    from soulspot.datadir import holder
+    from soulspot.plugins import PluginError
+
+    from . import marker
+
+    data_dir = app.extensions["soulspot"].data_dir
+    info = marker.read(data_dir)
+    if info is None:
+        return
+    running = holder(data_dir)
+    if running is not None:
+        raise PluginError(
+            f"a restore of backup {info.get('backup', '?')} is running ({running}); "
+            "try again when it has finished"
+        )
+    if info.get("state") == marker.STAGING:
+        marker.clear(data_dir)
+        log.warning(
+            "an interrupted restore stopped before it replaced anything; its mark was removed",
+            extra={"backup_id": info.get("backup")},
+        )
+        return
+    if not RECOVERY.get():
+        raise PluginError(marker.refusal(info, data_dir))
 
 
 def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:

@@ -8,10 +8,13 @@
   ``VACUUM INTO``, which rebuilds every table and syncs; see ``bench/backup.py``).
 * ``verify(src)``: ``PRAGMA integrity_check`` on the copy (read-only) and a readable
   ``schema_versions`` table.
-* ``restore(src)``: verify, refuse a copy whose schema is newer than this code, copy it next
-  to the live file, fsync, close every pooled connection, delete ``-wal``/``-shm`` (they belong
-  to the old file and would be replayed into the new one), rename it into place. Migrating an
-  older copy to this code's schema is the caller's next step (``Storage.upgrade()``).
+* ``stage(src)``: verify, refuse a copy whose schema is newer than this code or holds objects
+  this code's migrations do not make (:mod:`.schema_check`), copy it next to the live file,
+  add the live audit events it lacks (the audit log is never rewound), fsync. Its ``swap()``
+  closes every pooled connection, deletes ``-wal``/``-shm`` (they belong to the old file and
+  would be replayed into the new one) and renames the copy into place. ``restore(src)`` is
+  both at once. Migrating an older copy to this code's schema is the caller's next step
+  (``Storage.upgrade()``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,19 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource
 
+from .schema_check import unknown_objects
 from .store import DB_FILENAME
 
 if TYPE_CHECKING:  # pragma: no cover
+    from soulspot.types import StagedRestore
+
     from .store import SqliteStorage
+
+#: Where a restore stages the database, beside the live file (same filesystem: a rename).
+STAGED_NAME = f".{DB_FILENAME}.restoring"
 
 log = logging.getLogger("soulspot.sqlite")
 
@@ -115,7 +125,12 @@ def verify(src: Path) -> list[str]:
     return []
 
 
-def restore(store: SqliteStorage, src: Path) -> None:
+def stage(store: SqliteStorage, src: Path) -> StagedRestore:
+    """Check the copy (integrity, not newer than this code, nothing but the schema this
+    code makes), copy it next to the live file with the live audit log added, fsync it.
+    The returned ``swap()`` only renames; ``discard()`` removes the staged file."""
+    from soulspot.types import StagedRestore
+
     source = Path(src) / DB_FILENAME
     problems = verify(Path(src))
     if problems:
@@ -132,17 +147,103 @@ def restore(store: SqliteStorage, src: Path) -> None:
             f"refusing to restore: the copy was written by newer code (schema {what}); "
             "install that SoulSpot version to restore it"
         )
+    unknown, plugins = unknown_objects(source, store.migrator.migrations)
+    if unknown:
+        hint = (
+            f" (plugins {', '.join(plugins)} have a schema in the copy but are not enabled "
+            "here: enable them and restore again)"
+            if plugins
+            else " (the copy was changed after it was taken, or comes from other code)"
+        )
+        raise RestoreRefusedError(
+            "refusing to restore: the copy's schema is not the one this code creates: "
+            + "; ".join(unknown[:10])
+            + hint
+        )
     target = Path(store.path or "")
-    staging = target.with_name(f".{DB_FILENAME}.restoring")
-    shutil.copyfile(source, staging)
-    os.chmod(staging, 0o600)
-    _fsync_file(staging)
-    store.close()
-    for suffix in ("-wal", "-shm", "-journal"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    os.replace(staging, target)
-    _fsync_dir(target.parent)
-    log.info("database restored", extra={"source": str(source)})
+    staged = target.with_name(STAGED_NAME)
+    try:
+        shutil.copyfile(source, staged)
+        _keep_owner(staged, target)
+        os.chmod(staged, 0o600)
+        carried = keep_audit_log(staged, target)
+        _fsync_file(staged)
+    except BaseException as exc:
+        staged.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise RestoreRefusedError(
+                f"the data folder {target.parent} is full: no room to stage the restored "
+                f"database ({_free(target.parent)} free); nothing was changed"
+            ) from exc
+        raise
+    log.info("database staged", extra={"source": str(source), "audit_carried": carried})
+
+    def swap() -> None:
+        store.close()
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        os.replace(staged, target)
+        _fsync_dir(target.parent)
+        log.info("database restored", extra={"source": str(source)})
+
+    return StagedRestore(swap=swap, discard=lambda: staged.unlink(missing_ok=True))
+
+
+def restore(store: SqliteStorage, src: Path) -> None:
+    stage(store, src).swap()
+
+
+def discard_stale(store: SqliteStorage) -> None:
+    """Remove a staged copy a killed restore left beside the database."""
+    Path(store.path or "").with_name(STAGED_NAME).unlink(missing_ok=True)
+
+
+def keep_audit_log(staged: Path, live: Path) -> int:
+    """Add to ``staged`` every audit event of ``live`` it lacks: the audit log is append-only,
+    and a restore must not rewind it (what happened, the restore included, stays recorded).
+    Returns how many events were added."""
+    if not live.is_file():
+        return 0
+    conn = sqlite3.connect(str(staged), isolation_level=None)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "audit_events" not in tables:
+            return 0
+        conn.execute("ATTACH DATABASE ? AS live", (f"file:{live}?mode=ro",))
+        live_tables = {
+            r[0] for r in conn.execute("SELECT name FROM live.sqlite_master WHERE type='table'")
+        }
+        if "audit_events" not in live_tables:
+            return 0
+        columns = "time, event, outcome, actor, ip, user_agent, request_id, details"
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            f"INSERT INTO main.audit_events ({columns}) SELECT {columns} FROM live.audit_events l "  # noqa: S608  # nosec B608
+            "WHERE NOT EXISTS (SELECT 1 FROM main.audit_events r WHERE r.time = l.time "
+            "AND r.event = l.event AND r.outcome IS l.outcome AND r.actor IS l.actor "
+            "AND r.request_id IS l.request_id AND r.details IS l.details) ORDER BY l.time, l.id"
+        )
+        conn.execute("COMMIT")
+        return int(cursor.rowcount)
+    finally:
+        conn.close()
+
+
+def _free(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 1e6:.1f} MB"
+    except OSError:
+        return "unknown"
+
+
+def _keep_owner(staged: Path, target: Path) -> None:
+    """A restore never changes who owns the database: the staged copy gets the live file's
+    owner (only root could give it another; as anyone else the copy is already theirs)."""
+    if os.geteuid() != 0:
+        return
+    reference = target if target.exists() else target.parent
+    st = reference.stat()
+    os.chown(staged, st.st_uid, st.st_gid)
 
 
 def backup_source(store: SqliteStorage) -> BackupSource:
@@ -150,6 +251,7 @@ def backup_source(store: SqliteStorage) -> BackupSource:
         name="database",
         snapshot=lambda dest: snapshot(store, dest),
         restore=lambda src: restore(store, src),
+        stage=lambda src: stage(store, src),
         verify=verify,
         sensitive=False,
         schema_versions=store.schema_versions,

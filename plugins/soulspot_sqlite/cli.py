@@ -102,6 +102,17 @@ def register(cli: click.Group) -> None:
     def downgrade(plugin: str, version: int, yes: bool) -> None:
         """Roll PLUGIN's schema back to VERSION by running its downgrade steps (may drop
         that plugin's data; a backup is taken first when the backup plugin is on)."""
+        from soulspot.api import claim_data_dir
+        from soulspot.cli import fail
+        from soulspot.config import ConfigError
+
+        try:
+            with claim_data_dir("soulspot db downgrade"):
+                _downgrade(plugin, version, yes)
+        except ConfigError as exc:  # the data directory is in use (soulspot serve runs)
+            fail(f"cannot downgrade: {exc}", code=1)
+
+    def _downgrade(plugin: str, version: int, yes: bool) -> None:
         from soulspot.api import take_backup
         from soulspot.cli import confirm, fail
 

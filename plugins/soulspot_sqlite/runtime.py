@@ -7,12 +7,14 @@ import logging
 import os
 import sqlite3
 import time
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
 
+from soulspot.api import one_off_command
 from soulspot.types import AuditEvent, CheckResult, HealthCheck, Job
 
 from .config import SqliteConfig
@@ -99,6 +101,46 @@ def startup(app: Flask) -> None:
     if store is None:
         return
     store.bind()
+    try:
+        _start(store)
+    except MigrationError:
+        raise
+    except Exception as exc:  # the file cannot be opened or written: say why, no traceback
+        import peewee
+
+        if not isinstance(exc, peewee.DatabaseError | sqlite3.DatabaseError | OSError):
+            raise
+        raise MigrationError(cannot_open(store, exc)) from None
+
+
+def cannot_open(store: SqliteStorage, exc: BaseException) -> str:
+    """Why the database cannot be used, with the owner when it is not this user's."""
+    import pwd
+
+    path = Path(store.path or "")
+    message = f"database error: cannot use {path}: {exc}."
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return str(uid)
+
+    me = os.geteuid()
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            owner = item.stat().st_uid
+        except OSError:
+            continue
+        if owner != me:
+            return (
+                f"{message} {item} is owned by {name(owner)}, but SoulSpot runs as {name(me)}: "
+                f"give it back (chown {name(me)}: {path}*) and start again."
+            )
+    return f"{message} Check that {path.parent} and the file are readable and writable."
+
+
+def _start(store: SqliteStorage) -> None:
     with store.connection():
         mode = store.database.execute_sql("PRAGMA journal_mode").fetchone()[0]
         private_files(store)
@@ -109,11 +151,22 @@ def startup(app: Flask) -> None:
             )
         migrator = store.migrator
         migrator.ensure_bookkeeping()
+        _discard_stale_restore(store)
         if MANUAL_MIGRATIONS.get():
             return
         migrator.refuse_if_too_new()
         pending = migrator.pending()
         if not pending:
+            return
+        if one_off_command() and any(migrator.applied().values()):
+            # only `serve` and `db upgrade` change an existing schema: a migration applied by
+            # `soulspot backup list` would silently undo a `db downgrade` (a brand-new
+            # database is still created by any command)
+            log.warning(
+                "schema migrations are pending; this command leaves them for `soulspot serve` "
+                "or `soulspot db upgrade`",
+                extra={"pending": [f"{m.plugin}:{m.version}" for m in pending]},
+            )
             return
         if not store.config.auto_migrate:
             log.warning(
@@ -123,6 +176,17 @@ def startup(app: Flask) -> None:
             )
             return
         migrate_with_backup(store)
+
+
+def _discard_stale_restore(store: SqliteStorage) -> None:
+    """Remove the staged database a killed restore left, unless a restore is running now
+    (in another process holding the data directory)."""
+    from soulspot.api import data_dir_holder
+
+    from .backup import discard_stale
+
+    if data_dir_holder() is None:
+        discard_stale(store)
 
 
 def private_files(store: SqliteStorage) -> None:
@@ -141,6 +205,8 @@ def migrate_with_backup(store: SqliteStorage) -> list[str]:
     """Take a pre-migration backup (when there is data and a backup plugin), then upgrade."""
     from soulspot.api import take_backup
 
+    if not store.pending():
+        return []  # nothing to do: no backup either
     if any(store.schema_versions().values()):
         try:
             backup_id = take_backup("pre-migration")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from soulspot import hookimpl
-from soulspot.types import BackupSource, Migration, PluginManifest
+from soulspot.types import BackupSource, Migration, PluginManifest, StagedRestore
 
 #: Plugins the backup tests never need (sign-in would gate every page).
 DISABLE = ["spotify"]
@@ -80,9 +80,10 @@ class FileSource:
 
 
 class KillSource:
-    """Kills its own process with SIGKILL in ``stage`` (``verify`` or ``restore``): the
-    injected failure point of the killed-restore tests. ``first`` puts it before every other
-    source, else after them."""
+    """Kills its own process with SIGKILL in ``stage`` (``verify``: the check step,
+    ``stage``: staging beside the live files, ``restore``: the swap): the injected failure
+    point of the killed-restore tests. ``first`` puts it before every other source, else
+    after them."""
 
     def __init__(self, stage: str, first: bool, armed_file: Path) -> None:
         self.stage = stage
@@ -108,7 +109,11 @@ class KillSource:
             maybe_die("verify")
             return []
 
-        return BackupSource("killpoint", snapshot, restore, verify)
+        def stage(_src: Path) -> StagedRestore:
+            maybe_die("stage")
+            return StagedRestore(swap=lambda: maybe_die("restore"), discard=lambda: None)
+
+        return BackupSource("killpoint", snapshot, restore, verify, stage=stage)
 
     @hookimpl(tryfirst=True)
     def backup_sources(self, app: Any) -> Iterable[BackupSource]:

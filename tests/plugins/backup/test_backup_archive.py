@@ -15,13 +15,18 @@ from soulspot_backup.archive import (
     WrongPassphrase,
     new_name,
     parse_name,
-    peek_manifest,
-    read_archive,
     write_archive,
 )
+from soulspot_backup.reading import peek_manifest, read_archive
 from soulspot_backup.retention import Candidate, Policy, to_prune
 
-BASE = {"format": 1, "id": "x", "trigger": "manual", "schema_versions": {"sqlite": 1}}
+BASE = {
+    "format": 1,
+    "id": "x",
+    "trigger": "manual",
+    "schema_versions": {"sqlite": 1},
+    "sources": [{"name": "database"}, {"name": "config"}],
+}
 
 
 def _staging(tmp_path: Path, big: int = 3_000_000) -> Path:
@@ -50,7 +55,7 @@ def test_plain_round_trip_records_sha256_and_size(tmp_path: Path) -> None:
     assert (out / "config" / "soulspot.toml").read_text() == "[kernel]\nport = 8765\n"
     assert peek_manifest(target) == result.manifest
     with tarfile.open(target) as tar:  # manifest is an ordinary member, last
-        assert tar.getnames()[-1] == "manifest.json"
+        assert tar.getnames()[-1] == "manifest.json"  # unsigned: no manifest.sig
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.3, 0.9, 0.999])
@@ -175,9 +180,23 @@ def test_retention_never_prunes_the_newest_sound_backup() -> None:
     now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     backups = [
         Candidate("bad", now, "scheduled", sound=False),
-        Candidate("good", now - dt.timedelta(days=90), "scheduled"),
+        Candidate("good", now - dt.timedelta(days=90), "scheduled", verified=True),
     ]
     assert to_prune(backups, Policy(keep_last=1, keep_daily=0, keep_weekly=0, keep_monthly=0)) == []
+
+
+def test_retention_keeps_the_newest_verified_backup_behind_unverified_ones() -> None:
+    """Archives nobody verified yet (``verified=None``) must not push out the last one that
+    passed verification."""
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    backups = [
+        Candidate(f"unverified-{i}", now - dt.timedelta(hours=i), "scheduled") for i in range(3)
+    ]
+    backups.append(Candidate("verified", now - dt.timedelta(days=40), "scheduled", verified=True))
+    backups.append(Candidate("older", now - dt.timedelta(days=50), "scheduled", verified=True))
+    pruned = to_prune(backups, Policy(keep_last=2, keep_daily=1, keep_weekly=0, keep_monthly=0))
+    assert "verified" not in pruned
+    assert pruned == ["older", "unverified-2"]
 
 
 def test_big_member_becomes_the_archive_in_place(tmp_path: Path) -> None:

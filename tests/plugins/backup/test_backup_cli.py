@@ -90,7 +90,7 @@ def test_damaged_archives_and_bad_ids_are_refused_clearly(config: Path) -> None:
     verify = run(config, "verify", backup_id)
     assert verify.exit_code == 1 and "do not restore it" in verify.stderr
     bad = run(config, "verify", "nope")
-    assert bad.exit_code == 1 and "not a backup id" in bad.stderr
+    assert bad.exit_code == 1 and "neither a backup id nor an archive file" in bad.stderr
     gone = run(config, "delete", "20200101T000000Z-manual-abcdef", "--yes")
     assert gone.exit_code == 1 and "no backup" in gone.stderr
     listed = json.loads(run(config, "list", "--json").stdout)

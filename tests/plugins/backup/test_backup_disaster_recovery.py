@@ -87,8 +87,10 @@ def test_rebuild_on_a_new_machine_from_one_archive_and_sign_in(tmp_path: Path, s
         usb = tmp_path / "usb-stick"
         usb.mkdir()
         archive = Path(shutil.copy2(info.path, usb))  # the one file that leaves machine A
-        if not encrypted:  # plain archives hold no keys: the owner kept the key file
+        a_signing = tmp_path / "a" / "data" / "keys" / "backup-signing.key"
+        if not encrypted:  # plain archives hold no keys: the owner kept the key files
             shutil.copy2(a_keys, usb / a_keys.name)
+            shutil.copy2(a_signing, usb / a_signing.name)
 
         # --- machine B: fresh install, empty data dir, config file as the runbook says -----
         b_root = tmp_path / "b"
@@ -100,6 +102,10 @@ def test_rebuild_on_a_new_machine_from_one_archive_and_sign_in(tmp_path: Path, s
             "SOULSPOT__KERNEL__DATA_DIR": str(b_root / "data"),
             "SOULSPOT_BACKUP_PASSPHRASE": PASSPHRASE if encrypted else None,
         }
+        if not encrypted:  # the runbook: the signing key first, so the archive authenticates
+            (b_root / "data" / "keys").mkdir(mode=0o700, parents=True)
+            shutil.copyfile(usb / a_signing.name, b_root / "data" / "keys" / a_signing.name)
+            (b_root / "data" / "keys" / a_signing.name).chmod(0o600)
         runner = CliRunner()
         restored = runner.invoke(
             cli, ["--config", str(b_config), "backup", "restore", str(archive), "--yes"], env=env

@@ -14,7 +14,8 @@ from flask import Flask
 
 from soulspot import api
 from soulspot.testing import run_jobs
-from soulspot_backup.archive import BackupError, WrongPassphrase, peek_manifest
+from soulspot_backup.archive import BackupError, WrongPassphrase
+from soulspot_backup.reading import peek_manifest
 from soulspot_backup.service import service
 
 
@@ -313,7 +314,7 @@ def test_jobs_hook_schedule_and_overdue(make_app: Any, tmp_path: Path) -> None:
     cron = _app(make_app, tmp_path / "cron", schedule="cron", cron="30 4 * * 1")
     (job,) = [j for j in collect_jobs(cron) if j.id == "backup"]
     assert job.trigger == "cron" and job.trigger_args["hour"] == "4"
-    assert job.trigger_args["day_of_week"] == "1"
+    assert job.trigger_args["day_of_week"] == "mon"  # cron 1 = Monday
     assert service(cron).interval_seconds() == 7 * 86400
     off = _app(make_app, tmp_path / "off", schedule="off")
     assert [j for j in collect_jobs(off) if j.id == "backup"] == []
@@ -391,8 +392,8 @@ def test_archive_members_are_only_source_files(make_app: Any, tmp_path: Path) ->
         info = service(app).create("manual")
     with tarfile.open(info.path) as tar:
         names = tar.getnames()
-    assert names[-1] == "manifest.json"
-    assert all(n.startswith("sources/") for n in names[:-1])
+    assert names[-2:] == ["manifest.json", "manifest.sig"]  # the signature covers the manifest
+    assert all(n.startswith("sources/") for n in names[:-2])
     assert "sources/database/soulspot.db" in names
 
 
@@ -470,5 +471,12 @@ def test_a_restore_failing_half_way_puts_the_old_state_back(make_app: Any, tmp_p
     assert "could not put back: zz-failing" in message
     assert len(all_rows(app)) == 150  # the database swap was undone
     assert app.test_client().get("/backups").status_code == 200  # out of maintenance
-    failed = _events(app, "backup.failed")
-    assert failed and failed[0].details["action"] == "restore"
+    # a failed restore is recorded as one, not as a failed backup (no backup alert fires)
+    assert not _events(app, "backup.failed")
+    failed = [e for e in _events(app, "backup.restored") if e.outcome == "failed"]
+    assert failed and "put back" in failed[0].details["error"].lower()
+    assert "soulspot_backup_failures_total 0.0" in app.test_client().get("/metrics").get_data(
+        as_text=True
+    )
+    # zz-failing could not be put back: the mark stays, so the next start names the way out
+    assert (tmp_path / "data" / "restore-in-progress.json").exists()
