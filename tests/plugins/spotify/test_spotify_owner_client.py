@@ -22,9 +22,11 @@ def _expire_locally(app: Flask) -> None:
 
     in_app(
         app,
-        lambda: SpotifyToken.update(expires_at=time.time() - 1)
-        .where(SpotifyToken.user_id == "alice")
-        .execute(),
+        lambda: (
+            SpotifyToken.update(expires_at=time.time() - 1)
+            .where(SpotifyToken.user_id == "alice")
+            .execute()
+        ),
     )
 
 
