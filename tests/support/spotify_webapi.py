@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -33,7 +34,7 @@ from flask import Response, request
 
 from .webapi_fields import select_fields
 from .webapi_generate import generate_library
-from .webapi_library import API, Album, Artist, Episode, LibraryState, Playlist, Track, iso
+from .webapi_library import API, Album, Artist, Entry, Episode, LibraryState, Playlist, Track, iso
 from .webapi_paging import ApiError, cursor_page, page
 
 if TYPE_CHECKING:
@@ -285,7 +286,7 @@ class SpotifyWebAPI:
                     for p in library.playlists
                     if not p.collaborative or SCOPE_COLLABORATIVE in scopes
                 ]
-                return page(path, query, [p.render() for p in shown])
+                return page(path, query, shown, Playlist.render)
             if len(parts) in (2, 3) and parts[0] == "playlists":
                 playlist = self._playlist(library, parts[1], scopes)
                 if len(parts) == 2:
@@ -294,22 +295,20 @@ class SpotifyWebAPI:
                     raise ApiError(404, "Service not found")
                 if not library.readable(playlist):
                     raise ApiError(403, "Forbidden")
-                result = page(path, query, [e.render() for e in playlist.entries])
+                result = page(path, query, playlist.entries, Entry.render)
                 return _select(result, query.get("fields"))
             if parts == ["me", "tracks"]:
                 need(scopes, SCOPE_LIBRARY)
-                rows = [{"added_at": iso(at), "track": t.render()} for t, at in library.liked]
-                return page(path, query, rows)
+                return page(path, query, library.liked, _saved_track)
             if parts == ["me", "albums"]:
                 need(scopes, SCOPE_LIBRARY)
-                rows = [{"added_at": iso(at), "album": a.simple()} for a, at in library.albums]
-                return page(path, query, rows)
+                return page(path, query, library.albums, _saved_album)
             if parts == ["me", "following"]:
                 if query.get("type") != "artist":
                     raise ApiError(400, "type must be artist")
                 need(scopes, SCOPE_FOLLOW)
                 artists = sorted(library.artists.values(), key=lambda a: a.id)
-                return cursor_page(path, query, [a.full() for a in artists])
+                return cursor_page(path, query, artists, _artist_id, Artist.full)
         raise ApiError(404, "Service not found")
 
     def _me(self, user: str) -> dict[str, Any]:
@@ -342,6 +341,18 @@ class _Canned(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+def _saved_track(pair: tuple[Track, datetime]) -> dict[str, Any]:
+    return {"added_at": iso(pair[1]), "track": pair[0].render()}
+
+
+def _saved_album(pair: tuple[Album, datetime]) -> dict[str, Any]:
+    return {"added_at": iso(pair[1]), "album": pair[0].simple()}
+
+
+def _artist_id(artist: Artist) -> str:
+    return artist.id
 
 
 def _select(value: Any, fields: str | None) -> Any:
