@@ -347,3 +347,16 @@ def test_a_sign_in_with_fewer_scopes_is_refused_what_it_lacks(
     assert get(api, "/v1/me/playlists", old["access_token"]).status_code == 403
     full = sign_in_through(provider, ALL_SCOPES)
     assert get(api, "/v1/me/playlists", full["access_token"]).ok
+
+
+def test_faults_can_wait_for_a_given_call(api: SpotifyWebAPI, token: str) -> None:
+    api.fail("/v1/me/tracks", status=502, after=2)
+    api.expire_tokens_after(4)
+    seen: list[int] = []
+    api.on_request = lambda record: seen.append(record.status)
+    try:
+        statuses = [get(api, "/v1/me/tracks", token).status_code for _ in range(5)]
+    finally:
+        api.on_request = None
+    assert statuses == [200, 200, 502, 200, 401]
+    assert seen == statuses
