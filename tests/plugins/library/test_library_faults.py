@@ -149,6 +149,7 @@ def test_fewer_scopes_ask_to_reauthorise(
     app = library_app()
     person = Owner(app)
     person.sign_in()
+    webapi.reset_log()
     page = person.get("/library")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
