@@ -13,7 +13,7 @@ from soulspot.errors import Problem
 from soulspot.validation import validate
 
 from .status import library_status
-from .times import BadTime, iso, parse_when
+from .times import BadTime, iso_ms, parse_when
 
 PER_PAGE = 50
 
@@ -125,7 +125,7 @@ def playlist(playlist_id: str, query: PlaylistQuery) -> str:
         playlist=row,
         name=name_as_of(row, at),
         page=paged(entries_query(playlist_id, at, query.q), query.page, PER_PAGE),
-        versions=[iso(v) for v in reversed(playlist_versions(playlist_id))],
+        versions=[iso_ms(v) for v in reversed(playlist_versions(playlist_id))],
         query=query,
         diff=diff,
     )
