@@ -104,10 +104,8 @@ def test_exports_json_csv_m3u8(
     m3u = (tmp_path / "m3u8" / f"{playlist.name}.m3u8").read_text().splitlines()
     assert m3u[0] == "#EXTM3U"
     first = playable[0]
-    assert (
-        m3u[1]
-        == f"#EXTINF:{round(first.duration_ms / 1000)},{', '.join(a.name for a in first.artists)} - {first.name}"
-    )
+    artists = ", ".join(a.name for a in first.artists)
+    assert m3u[1] == f"#EXTINF:{round(first.duration_ms / 1000)},{artists} - {first.name}"
     assert m3u[2] == f"spotify:track:{first.id}"
     assert "#EXTINF:61,Me - Home demo" in m3u and local.uri in m3u
     bad = _cli(run_cli, app, provider, ["library", "export", "--format", "xml", "--out", "x"])

@@ -45,7 +45,8 @@ def test_pages_show_the_vault_with_links_back_to_spotify(
     assert lib.liked[-1][0].name in second
     query = lib.liked[7][0].name
     found = owner.get(f"/library/liked?q={query}").get_data(as_text=True)
-    assert query in found and lib.liked[0][0].name not in found or query == lib.liked[0][0].name
+    matching = [t for t, _ in lib.liked if query.lower() in t.name.lower()]
+    assert (query in found and f"({len(matching)} in all)" in found) or len(matching) > 50
     albums = owner.get("/library/albums").get_data(as_text=True)
     assert all(a.name in albums for a, _ in lib.albums)
     artists = owner.get("/library/artists?q=" + next(iter(lib.artists.values())).name)
@@ -75,7 +76,7 @@ def test_a_playlist_page_has_a_timeline_as_of_and_diff(
     assert first.name in then and "As of" in then
     diff = owner.get(f"/library/playlists/{playlist.id}?from={old}&to={new}").get_data(as_text=True)
     listed = diff[diff.index('<ul id="diff">') :]
-    assert f"− 0: {', '.join(a.name for a in first.artists)} - {first.name}" in listed
+    assert f"- 0: {', '.join(a.name for a in first.artists)} - {first.name}" in listed
 
 
 def test_sync_now_runs_in_the_background_and_shows_progress(
