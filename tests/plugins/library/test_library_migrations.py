@@ -40,7 +40,7 @@ def test_downgrade_drops_the_vault_and_upgrade_brings_it_back(
     sync(app)
     store = in_app(app, api.storage)
     path = str(store.path)
-    assert TABLES <= _tables(path)
+    assert _tables(path) >= TABLES
     assert store.schema_versions()["library"] == 1
     with store.connection():
         rolled = store.downgrade("library", 0)
@@ -51,7 +51,7 @@ def test_downgrade_drops_the_vault_and_upgrade_brings_it_back(
     assert not (TABLES & left) and "spotify_tokens" in left
     with store.connection():
         store.upgrade()
-    assert TABLES <= _tables(path)
+    assert _tables(path) >= TABLES
     outcome = sync(app)
     assert outcome.status == "ok" and outcome.changes > 0  # an empty vault, filled again
     assert in_app(app, lambda: len(api.library().liked())) == len(webapi.library("alice").liked)
