@@ -47,8 +47,10 @@ def test_sync_status_and_diff_from_the_command_line(
     lib = webapi.library("alice")
     assert f"liked songs: {len(lib.liked)}" in status.stdout
     assert "next scheduled sync: " in status.stdout and " ok " in status.stdout
-    between = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
-    time.sleep(1.1)
+    from soulspot_library.times import iso_ms
+
+    between = iso_ms(time.time())  # covers this millisecond
+    time.sleep(0.01)
     playlist = _owned(webapi)
     gone = playlist.entries[0].item
     lib.remove_item(playlist.id, 0)

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from library_support import TEST_CONFIG, Owner, in_app, sync, vault
 
@@ -48,10 +47,11 @@ def _check_whole(app: Flask, webapi: SpotifyWebAPI) -> tuple[int, int]:
     return whole, empty
 
 
-@pytest.mark.parametrize("kill_after", [1, 6])
-def test_a_killed_sync_leaves_whole_steps_and_the_next_run_carries_on(
-    app: Flask, owner: Owner, webapi: SpotifyWebAPI, provider: Any, tmp_path: Path, kill_after: int
-) -> None:
+def _killed_run(
+    app: Flask, webapi: SpotifyWebAPI, provider: Any, tmp_path: Path, kill_after: int
+) -> bytes:
+    """``soulspot library sync`` in a child process (stderr on a terminal), SIGKILLed while
+    Spotify answers its ``kill_after``-th call; returns what it drew on the terminal."""
     data_dir = in_app(app, api.data_dir)
     config = deep_merge(TEST_CONFIG, {"plugins": {"spotify": provider.client_config()}})
     config = deep_merge(config, {"kernel": {"data_dir": str(data_dir)}})
@@ -59,7 +59,6 @@ def test_a_killed_sync_leaves_whole_steps_and_the_next_run_carries_on(
     path.write_text(to_toml(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOULSPOT")}
     soulspot = str(Path(sys.executable).parent / "soulspot")
-    webapi.reset_log()
     seen = {"n": 0}
     child: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -70,16 +69,16 @@ def test_a_killed_sync_leaves_whole_steps_and_the_next_run_carries_on(
 
     webapi.on_request = maybe_kill
     master, slave = pty.openpty()
+    output = b""
     try:
         proc = subprocess.Popen(
-            [soulspot, "--config", str(path), "library", "sync"],
+            [soulspot, "--config", str(path), "library", "sync", "--full"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=slave,
         )
         child["proc"] = proc
         assert proc.wait(timeout=60) == -signal.SIGKILL
-        output = b""
         while select.select([master], [], [], 0.2)[0]:
             chunk = os.read(master, 65536)
             if not chunk:
@@ -89,14 +88,26 @@ def test_a_killed_sync_leaves_whole_steps_and_the_next_run_carries_on(
         webapi.on_request = None
         os.close(master)
         os.close(slave)
-    assert b"playlists" in output and b"[" in output and b"/4" in output  # the progress bar
-    _check_whole(app, webapi)
+    return output
+
+
+def test_a_killed_sync_leaves_whole_steps_and_the_next_run_carries_on(
+    app: Flask, owner: Owner, webapi: SpotifyWebAPI, provider: Any, tmp_path: Path
+) -> None:
     from soulspot_library.models import Run
 
+    lib = webapi.library("alice")
+    output = _killed_run(app, webapi, provider, tmp_path, kill_after=1)  # mid-read, first step
+    assert b"playlists" in output and b"[" in output and b"/4" in output  # the progress bar
+    assert _check_whole(app, webapi) == (0, len(_expected(webapi)))
+    playlist = next(p for p in lib.playlists if lib.readable(p) and len(p.entries) > 2)
+    lib.remove_item(playlist.id, 0)  # Spotify changes between the runs
+    _killed_run(app, webapi, provider, tmp_path, kill_after=6)  # some playlists read
+    _check_whole(app, webapi)
     outcome = sync(app)
     assert outcome.status == "ok", outcome.message
     whole, empty = _check_whole(app, webapi)
     assert empty == sum(1 for uris in _expected(webapi).values() if not uris)
     assert whole == sum(1 for uris in _expected(webapi).values() if uris)
     statuses = in_app(app, lambda: [r.status for r in Run.select().order_by(Run.started_at)])
-    assert statuses == ["interrupted", "ok"]
+    assert statuses == ["interrupted", "interrupted", "ok"]
