@@ -11,7 +11,8 @@ components. Like Spotify it:
 - refreshes with or without refresh-token rotation (``rotate_refresh_tokens``) and answers
   ``invalid_grant`` for unknown, revoked or expired refresh tokens;
 - can answer 429 with ``Retry-After`` (``rate_limit(...)``);
-- serves ``/v1/me`` for a bearer token (401 when it is expired or unknown);
+- serves ``/v1/me`` for a bearer token (401 when it is expired or unknown), and the rest of
+  the Web API once a :class:`~spotify_webapi.SpotifyWebAPI` is attached (``web_api``);
 - optionally serves an RFC 7009 revocation endpoint (Spotify has none: ``revocation=False``).
 
 Every knob is an attribute or method of :class:`LocalOAuthProvider`, so each test configures
@@ -19,17 +20,24 @@ its own provider. Run it on its own (``make demo``)::
 
     python tests/support/oauth_provider.py --port 8766 \
         --client-id soulspot-demo --redirect-uri http://127.0.0.1:8765/auth/callback
+
+``--library-seed N`` also serves a generated library (the first user's) through the Web API
+stand-in, edited a little every ``--mutate-every`` seconds (or on ``POST /_standin/mutate``)
+so syncs find history to record; ``--library-scale`` makes it smaller or larger.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import random
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -68,6 +76,8 @@ class User:
 class Client(ClientMixin):  # type: ignore[misc]
     client_id: str
     redirect_uris: list[str]
+    #: Scopes a sign-in may grant (``None``: whatever is asked); see ``granted_scopes``.
+    grantable: frozenset[str] | None = None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -76,7 +86,9 @@ class Client(ClientMixin):  # type: ignore[misc]
         return self.redirect_uris[0]
 
     def get_allowed_scope(self, scope: str) -> str:
-        return scope or ""
+        if self.grantable is None:
+            return scope or ""
+        return " ".join(s for s in (scope or "").split() if s in self.grantable)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris  # exact match, like Spotify
@@ -305,6 +317,9 @@ class LocalOAuthProvider:
         #: ``(endpoint, headers)`` of every call, in order.
         self.seen_headers: list[tuple[str, dict[str, str]]] = []
         self._rate_limits: dict[str, list[int]] = {}
+        #: The Web API stand-in serving ``/v1/...`` (``SpotifyWebAPI.attach``); ``None``: only
+        #: ``/v1/me``.
+        self.web_api: Any = None
 
         self.app = self._build_app()
         self._server = make_server(
@@ -315,6 +330,16 @@ class LocalOAuthProvider:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None:
+        """Set to grant new sign-ins only these of the scopes they ask for (as a sign-in made
+        before the app asked for more has); ``None``: all of them."""
+        return self.client.grantable
+
+    @granted_scopes.setter
+    def granted_scopes(self, scopes: Iterable[str] | None) -> None:
+        self.client.grantable = None if scopes is None else frozenset(scopes)
 
     # URLs to configure the client with
     @property
@@ -371,6 +396,21 @@ class LocalOAuthProvider:
         with self.lock:
             for token in self.by_access.values():
                 token.issued_at -= token.expires_in + 1
+
+    def issue_access_token(self, user_id: str, scope: str = "") -> str:
+        """An access token for ``user_id`` with ``scope``, as if they had signed in (for tests
+        of the Web API stand-in that need no client)."""
+        token = Token(
+            "AT" + generate_token(46),
+            None,
+            self.client.client_id,
+            scope,
+            user_id,
+            self.access_token_ttl,
+        )
+        with self.lock:
+            self.by_access[token.access_token] = token
+        return token.access_token
 
     def user(self, user_id: str) -> User:
         return User(user_id, self.users.get(user_id, user_id))
@@ -433,6 +473,17 @@ class LocalOAuthProvider:
             with self.lock:
                 self.calls[endpoint] += 1
                 self.seen_headers.append((endpoint, dict(request.headers)))
+
+        @app.before_request
+        def web_api() -> Any:
+            if self.web_api is None or not request.path.startswith("/v1/"):
+                return None
+            if request.path == "/v1/me":
+                record("me")
+                limited = self._take_rate_limit("me")
+                if limited is not None:
+                    return limited
+            return self.web_api.handle()
 
         @app.route("/authorize", methods=["GET", "POST"])
         def authorize() -> Any:
@@ -530,6 +581,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rotate-refresh-tokens", action="store_true")
     parser.add_argument("--revocation", action="store_true", help="serve RFC 7009 /revoke")
     parser.add_argument("--access-token-ttl", type=int, default=3600)
+    parser.add_argument(
+        "--library-seed", type=int, help="serve a generated Spotify library made from this seed"
+    )
+    parser.add_argument(
+        "--mutate-every",
+        type=float,
+        default=60.0,
+        help="seconds between random edits of the generated library (0: never)",
+    )
+    parser.add_argument(
+        "--library-scale",
+        type=float,
+        default=1.0,
+        help="size of the generated library (1: 60 playlists, 2,500 liked songs)",
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per Web API call")
     args = parser.parse_args(argv)
     provider = LocalOAuthProvider(
         client_id=args.client_id,
@@ -544,12 +611,79 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  authorize_url = {provider.authorize_url}", flush=True)
     print(f"  token_url     = {provider.token_url}", flush=True)
     print(f"  api_base_url  = {provider.api_base_url}", flush=True)
+    if args.library_seed is not None:
+        serve_library(
+            provider, args.library_seed, args.mutate_every, args.latency, args.library_scale
+        )
     try:
         provider._server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         provider._server.server_close()
+
+
+def serve_library(
+    provider: LocalOAuthProvider,
+    seed: int,
+    mutate_every: float,
+    latency: float,
+    scale: float = 1.0,
+) -> None:
+    """Attach the Web API stand-in with a generated library for the first user and, when
+    ``mutate_every`` > 0, edit it now and then on a daemon thread (printing each edit)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+    from support.spotify_webapi import SpotifyWebAPI, generate_library
+    from support.webapi_generate import mutate_randomly
+
+    user = next(iter(provider.users))
+    api = SpotifyWebAPI.attach(provider)
+    api.latency = latency
+    library = generate_library(
+        seed=seed,
+        playlists=max(8, round(60 * scale)),
+        items=(0, 150),
+        liked=round(2500 * scale),
+        albums=round(120 * scale),
+        artists=round(90 * scale),
+        owner_id=user,
+        owner_name=provider.users[user],
+    )
+    api.set_library(user, library)
+    entries = sum(len(p.entries) for p in library.playlists)
+    print(
+        f"  library of {user!r}: {len(library.playlists)} playlists ({entries} items), "
+        f"{len(library.liked)} liked songs, {len(library.albums)} albums, "
+        f"{len(library.artists)} artists (seed {seed})",
+        flush=True,
+    )
+    rng = random.Random(seed)
+    edit_lock = threading.Lock()
+
+    def edit(changes: int) -> list[str]:
+        with edit_lock:
+            done = mutate_randomly(library, rng, changes)
+        for change in done:
+            print(f"  spotify: {user} {change}", flush=True)
+        return done
+
+    @provider.app.post("/_standin/mutate")
+    def mutate() -> Any:
+        """Edit the library now (``?changes=N``, default 5): for tests of ``make demo``."""
+        return jsonify(edit(int(request.args.get("changes", "5"))))
+
+    if mutate_every <= 0:
+        return
+
+    def edit_now_and_then() -> None:
+        # half-way between two multiples of mutate_every (the :30 of each minute for 60 s),
+        # so edits fall between the demo's once-a-minute syncs rather than into one
+        while True:
+            now = time.time()
+            time.sleep(mutate_every * (now // mutate_every + 1.5) - now)
+            edit(rng.randint(2, 6))
+
+    threading.Thread(target=edit_now_and_then, name="library-edits", daemon=True).start()
 
 
 if __name__ == "__main__":
