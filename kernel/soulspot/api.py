@@ -18,9 +18,11 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, g, has_app_context, has_request_context, request
 
+from .auth import OwnerClient
 from .state import KernelState
 from .stores import Storage
 from .types import AuditEvent, User
+from .vault import LibraryVault
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +58,16 @@ def has_storage() -> bool:
     return kernel().storage is not None
 
 
+def library() -> LibraryVault:
+    """The owner's library vault (the ``library`` concern, read-only). Raises when no library
+    plugin is enabled; a plugin that needs it declares ``requires=("library",)``."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    vault = kernel().hook.library_vault(app=app)
+    if vault is None:
+        raise RuntimeError("no library plugin is enabled")
+    return cast(LibraryVault, vault)
+
+
 def current_user() -> User | None:
     """The signed-in user of this request (``None`` when signed out or without auth)."""
     if not has_request_context():
@@ -64,6 +76,15 @@ def current_user() -> User | None:
         auth = kernel().auth
         g.soulspot_user = auth.current_user() if auth is not None else None
     return cast(User | None, g.soulspot_user)
+
+
+def owner_client() -> OwnerClient | None:
+    """An authorised HTTP client for the owner's Spotify account (see
+    :class:`soulspot.auth.OwnerClient`), from the auth concern; ``None`` when no auth plugin is
+    enabled, it lends no client, or nobody has signed in yet."""
+    auth = kernel().auth
+    lend = getattr(auth, "owner_client", None) if auth is not None else None
+    return cast(OwnerClient | None, lend()) if callable(lend) else None
 
 
 def public(view: F) -> F:

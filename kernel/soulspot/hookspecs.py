@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NavItem,
         PluginManifest,
     )
+    from .vault import LibraryVault, SyncChanges
 
 hookspec = pluggy.HookspecMarker("soulspot")
 
@@ -123,8 +124,9 @@ def migrations() -> Iterable[Migration]:
 @hookspec(firstresult=True)
 def auth_provider(app: Flask) -> Any:
     """*firstresult*, exclusive concern ``auth``: return an object with
-    ``current_user() -> soulspot.types.User | None`` (for the current request) and
-    ``login_url(next_url: str) -> str``. With it, the kernel's login gate guards every view
+    ``current_user() -> soulspot.types.User | None`` (for the current request),
+    ``login_url(next_url: str) -> str`` and ``owner_client()`` (see
+    :class:`soulspot.auth.AuthProvider`). With it, the kernel's login gate guards every view
     not marked public."""
 
 
@@ -192,3 +194,27 @@ def jobs(app: Flask) -> Iterable[Job]:
     gets an app context and a run id that logs carry as the request id. Called inside an app
     context, so the hook may read its settings with :func:`soulspot.api.config_for`."""
     return ()
+
+
+# --- library (exclusive) -------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def library_vault(app: Flask) -> LibraryVault | None:
+    """*firstresult*, exclusive concern ``library``: return the owner's library vault (see
+    :class:`soulspot.vault.LibraryVault`), read-only. Other plugins reach it through
+    :func:`soulspot.api.library`.
+
+    :param app: the app being asked.
+    :return: the vault, or ``None`` from plugins that do not provide one.
+    """
+
+
+@hookspec
+def library_synced(app: Flask, changes: SyncChanges) -> None:
+    """A library sync run finished and changed something (collects a list; answers ignored).
+    Runs inside the sync's app context after its changes are committed.
+
+    :param app: the app that synced.
+    :param changes: what the run changed (:class:`soulspot.vault.SyncChanges`).
+    """

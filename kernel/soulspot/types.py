@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 #: Concerns that at most one enabled plugin may provide.
-EXCLUSIVE_CONCERNS = frozenset({"storage", "auth", "backup"})
+EXCLUSIVE_CONCERNS = frozenset({"storage", "auth", "backup", "library"})
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-#: Least privilege: reading the library and playlists is all SoulSpot does with Spotify.
-#: ``/v1/me`` (who signed in) needs no scope at all.
-DEFAULT_SCOPES = ["user-library-read", "playlist-read-private"]
+#: Least privilege: reading the library and playlists is all SoulSpot does with Spotify (the
+#: library plugin reads private and collaborative playlists, liked songs and saved albums, and
+#: followed artists). ``/v1/me`` (who signed in) needs no scope at all.
+DEFAULT_SCOPES = [
+    "user-library-read",
+    "playlist-read-private",
+    "playlist-read-collaborative",
+    "user-follow-read",
+]
 
 
 class SpotifyConfig(BaseModel):

@@ -17,6 +17,7 @@ from flask import g, request, url_for
 from werkzeug.wrappers import Response
 
 from soulspot import api
+from soulspot.auth import OwnerClient
 from soulspot.stores import SessionRecord
 from soulspot.types import User
 
@@ -154,6 +155,11 @@ class SpotifyAuth:
             # the browser-binding cookie would not come back with the callback.
             return self.rt.origin() + path
         return path
+
+    def owner_client(self) -> OwnerClient | None:
+        from .owner import owner_client
+
+        return owner_client(self.rt)
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"<SpotifyAuth {self.rt.redirect_uri()}>"

@@ -11,7 +11,8 @@ components. Like Spotify it:
 - refreshes with or without refresh-token rotation (``rotate_refresh_tokens``) and answers
   ``invalid_grant`` for unknown, revoked or expired refresh tokens;
 - can answer 429 with ``Retry-After`` (``rate_limit(...)``);
-- serves ``/v1/me`` for a bearer token (401 when it is expired or unknown);
+- serves ``/v1/me`` for a bearer token (401 when it is expired or unknown), and the rest of
+  the Web API once a :class:`~spotify_webapi.SpotifyWebAPI` is attached (``web_api``);
 - optionally serves an RFC 7009 revocation endpoint (Spotify has none: ``revocation=False``).
 
 Every knob is an attribute or method of :class:`LocalOAuthProvider`, so each test configures
@@ -19,17 +20,23 @@ its own provider. Run it on its own (``make demo``)::
 
     python tests/support/oauth_provider.py --port 8766 \
         --client-id soulspot-demo --redirect-uri http://127.0.0.1:8765/auth/callback
+
+``--library-seed N`` also serves a generated library (the first user's) through the Web API
+stand-in, edited a little every ``--mutate-every`` seconds so syncs find history to record.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import random
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -305,6 +312,9 @@ class LocalOAuthProvider:
         #: ``(endpoint, headers)`` of every call, in order.
         self.seen_headers: list[tuple[str, dict[str, str]]] = []
         self._rate_limits: dict[str, list[int]] = {}
+        #: The Web API stand-in serving ``/v1/...`` (``SpotifyWebAPI.attach``); ``None``: only
+        #: ``/v1/me``.
+        self.web_api: Any = None
 
         self.app = self._build_app()
         self._server = make_server(
@@ -372,6 +382,21 @@ class LocalOAuthProvider:
             for token in self.by_access.values():
                 token.issued_at -= token.expires_in + 1
 
+    def issue_access_token(self, user_id: str, scope: str = "") -> str:
+        """An access token for ``user_id`` with ``scope``, as if they had signed in (for tests
+        of the Web API stand-in that need no client)."""
+        token = Token(
+            "AT" + generate_token(46),
+            None,
+            self.client.client_id,
+            scope,
+            user_id,
+            self.access_token_ttl,
+        )
+        with self.lock:
+            self.by_access[token.access_token] = token
+        return token.access_token
+
     def user(self, user_id: str) -> User:
         return User(user_id, self.users.get(user_id, user_id))
 
@@ -433,6 +458,17 @@ class LocalOAuthProvider:
             with self.lock:
                 self.calls[endpoint] += 1
                 self.seen_headers.append((endpoint, dict(request.headers)))
+
+        @app.before_request
+        def web_api() -> Any:
+            if self.web_api is None or not request.path.startswith("/v1/"):
+                return None
+            if request.path == "/v1/me":
+                record("me")
+                limited = self._take_rate_limit("me")
+                if limited is not None:
+                    return limited
+            return self.web_api.handle()
 
         @app.route("/authorize", methods=["GET", "POST"])
         def authorize() -> Any:
@@ -530,6 +566,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rotate-refresh-tokens", action="store_true")
     parser.add_argument("--revocation", action="store_true", help="serve RFC 7009 /revoke")
     parser.add_argument("--access-token-ttl", type=int, default=3600)
+    parser.add_argument(
+        "--library-seed", type=int, help="serve a generated Spotify library made from this seed"
+    )
+    parser.add_argument(
+        "--mutate-every",
+        type=float,
+        default=45.0,
+        help="seconds between random edits of the generated library (0: never)",
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per Web API call")
     args = parser.parse_args(argv)
     provider = LocalOAuthProvider(
         client_id=args.client_id,
@@ -544,12 +590,57 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  authorize_url = {provider.authorize_url}", flush=True)
     print(f"  token_url     = {provider.token_url}", flush=True)
     print(f"  api_base_url  = {provider.api_base_url}", flush=True)
+    if args.library_seed is not None:
+        serve_library(provider, args.library_seed, args.mutate_every, args.latency)
     try:
         provider._server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         provider._server.server_close()
+
+
+def serve_library(
+    provider: LocalOAuthProvider, seed: int, mutate_every: float, latency: float
+) -> None:
+    """Attach the Web API stand-in with a generated library for the first user and, when
+    ``mutate_every`` > 0, edit it now and then on a daemon thread (printing each edit)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+    from support.spotify_webapi import SpotifyWebAPI, generate_library
+    from support.webapi_generate import mutate_randomly
+
+    user = next(iter(provider.users))
+    api = SpotifyWebAPI.attach(provider)
+    api.latency = latency
+    library = generate_library(
+        seed=seed,
+        playlists=60,
+        items=(0, 150),
+        liked=2500,
+        albums=120,
+        artists=90,
+        owner_id=user,
+        owner_name=provider.users[user],
+    )
+    api.set_library(user, library)
+    entries = sum(len(p.entries) for p in library.playlists)
+    print(
+        f"  library of {user!r}: {len(library.playlists)} playlists ({entries} items), "
+        f"{len(library.liked)} liked songs, {len(library.albums)} albums, "
+        f"{len(library.artists)} artists (seed {seed})",
+        flush=True,
+    )
+    if mutate_every <= 0:
+        return
+    rng = random.Random(seed)
+    stop = threading.Event()
+
+    def edit() -> None:
+        while not stop.wait(mutate_every):
+            for change in mutate_randomly(library, rng, rng.randint(2, 6)):
+                print(f"  spotify: {user} {change}", flush=True)
+
+    threading.Thread(target=edit, name="library-edits", daemon=True).start()
 
 
 if __name__ == "__main__":

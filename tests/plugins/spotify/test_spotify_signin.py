@@ -37,7 +37,9 @@ def test_full_sign_in_uses_pkce_s256_and_server_side_state(
     assert params["code_challenge_method"] == "S256"
     assert params["client_id"] == "soulspot-test"
     assert params["redirect_uri"] == BASE + "/auth/callback"
-    assert params["scope"] == "user-library-read playlist-read-private"
+    assert params["scope"] == (
+        "user-library-read playlist-read-private playlist-read-collaborative user-follow-read"
+    )
     assert len(params["state"]) >= 40
     # state and verifier live server-side, not in a cookie the browser can read
     assert _pending_count(app) == 1
