@@ -157,7 +157,10 @@ class FileIndex:
         self.by_spotify: dict[str, list[int]] = {}
         self.title_postings: dict[str, list[int]] = {}
         self.artist_postings: dict[str, list[int]] = {}
+        #: Every file given, with a title or not.
+        self.ids: set[int] = set()
         for entry in files:
+            self.ids.add(entry.id)
             if entry.spotify_id:
                 self.by_spotify.setdefault(entry.spotify_id, []).append(entry.id)
             prepared = prepare_file(entry)

@@ -202,8 +202,11 @@ def write_m4a(path: Path, tags: Tags | None, seconds: float, codec: str = "alac"
     if codec == "alac":
         config = struct.pack(">IBBBBBBHIII", 4096, 0, 16, 40, 10, 14, 2, 255, 0, 0, rate)
         entry = atom(b"alac", audio_entry + atom(b"alac", bytes(4) + config))
-    else:
-        entry = atom(b"mp4a", audio_entry)
+    else:  # AAC: an elementary stream descriptor names the codec (ISO 14496-1)
+        decoder = b"\x40\x15" + bytes(3) + struct.pack(">II", 128000, 128000) + b"\x05\x02\x12\x10"
+        stream = b"\x00\x01\x00" + b"\x04" + bytes((len(decoder),)) + decoder + b"\x06\x01\x02"
+        esds = atom(b"esds", bytes(4) + b"\x03" + bytes((len(stream),)) + stream)
+        entry = atom(b"mp4a", audio_entry + esds)
     stsd = atom(b"stsd", struct.pack(">II", 0, 1) + entry)
     trak = atom(b"trak", atom(b"mdia", atom(b"minf", atom(b"stbl", stsd))))
     moov_body = mvhd + trak
