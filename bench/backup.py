@@ -150,7 +150,9 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"mb_requested": args.mb}
     try:
-        app = build_app(work / "data", plugins=[("bench", BenchPlugin())], disable=["spotify"])
+        app = build_app(
+            work / "data", plugins=[("bench", BenchPlugin())], disable=["spotify", "library"]
+        )
         from soulspot_backup.service import service
 
         svc = service(app)

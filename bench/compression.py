@@ -79,8 +79,10 @@ def main() -> None:
     from soulspot.testing import build_app
 
     with tempfile.TemporaryDirectory(prefix="soulspot-compress-") as tmp:
-        on = build_app(Path(tmp) / "on", disable=["spotify"])
-        off = build_app(Path(tmp) / "off", {"kernel": {"compress": False}}, disable=["spotify"])
+        on = build_app(Path(tmp) / "on", disable=["spotify", "library"])
+        off = build_app(
+            Path(tmp) / "off", {"kernel": {"compress": False}}, disable=["spotify", "library"]
+        )
         logging.disable(logging.INFO)  # the apps' access lines would drown the table
         rows = sizes(on)
         cost = {}

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # `make demo`: click through Spotify sign-in offline. Starts the local OAuth provider from
-# tests/support (a Spotify stand-in on 127.0.0.1:8766) and SoulSpot wired to it on
-# 127.0.0.1:8765, with its data in ./data-demo. Ctrl-C stops both.
+# tests/support (a Spotify stand-in on 127.0.0.1:8766, with a generated library for "alice"
+# that changes a little every 45 s) and SoulSpot wired to it on 127.0.0.1:8765, with its data
+# in ./data-demo. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 APP_PORT=${DEMO_PORT:-8765}
 IDP_PORT=${DEMO_PROVIDER_PORT:-8766}
 IDP="http://127.0.0.1:${IDP_PORT}"
+LIBRARY_SEED=${DEMO_LIBRARY_SEED:-7}
+MUTATE_EVERY=${DEMO_MUTATE_EVERY:-45}
 
 "$BIN/python" tests/support/oauth_provider.py --port "$IDP_PORT" --client-id soulspot-demo \
-    --redirect-uri "http://127.0.0.1:${APP_PORT}/auth/callback" &
+    --redirect-uri "http://127.0.0.1:${APP_PORT}/auth/callback" \
+    --library-seed "$LIBRARY_SEED" --mutate-every "$MUTATE_EVERY" &
 IDP_PID=$!
 trap 'kill "$IDP_PID" 2>/dev/null || true; wait "$IDP_PID" 2>/dev/null || true' EXIT INT TERM
 
@@ -21,7 +25,8 @@ for _ in $(seq 50); do  # wait for the provider to listen (at most 5 s)
     sleep 0.1
 done
 
-echo "Open http://127.0.0.1:${APP_PORT}/ and sign in (the provider asks who you are)."
+echo "Open http://127.0.0.1:${APP_PORT}/ and sign in as alice (the provider asks who you are);"
+echo "her library is then synced, and again every minute: see http://127.0.0.1:${APP_PORT}/library"
 SOULSPOT__KERNEL__DATA_DIR=${DEMO_DATA_DIR:-./data-demo} \
 SOULSPOT__KERNEL__PORT="$APP_PORT" \
 SOULSPOT__SPOTIFY__CLIENT_ID=soulspot-demo \

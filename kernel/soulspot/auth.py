@@ -38,6 +38,8 @@ class OwnerClient(Protocol):
     ``requests.RequestException`` when Spotify cannot be reached.
     """
 
+    #: The owner's Spotify user id (tells their own playlists from followed ones).
+    user_id: str
     #: The scopes the owner actually granted (may be fewer than configured: an old sign-in).
     granted_scopes: frozenset[str]
     #: The Web API's base URL, e.g. ``https://api.spotify.com/v1``.

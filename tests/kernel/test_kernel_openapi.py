@@ -12,7 +12,7 @@ from soulspot import hookimpl
 from soulspot.types import PluginManifest
 from soulspot.validation import validate
 
-ALL = ["sqlite", "spotify", "observability", "metrics", "security", "backup", "collection"]
+ALL = ["sqlite", "spotify", "observability", "metrics", "security", "backup", "library", "collection"]
 
 
 class ItemQuery(BaseModel):

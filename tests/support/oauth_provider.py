@@ -75,6 +75,8 @@ class User:
 class Client(ClientMixin):  # type: ignore[misc]
     client_id: str
     redirect_uris: list[str]
+    #: Scopes a sign-in may grant (``None``: whatever is asked); see ``granted_scopes``.
+    grantable: frozenset[str] | None = None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -83,7 +85,9 @@ class Client(ClientMixin):  # type: ignore[misc]
         return self.redirect_uris[0]
 
     def get_allowed_scope(self, scope: str) -> str:
-        return scope or ""
+        if self.grantable is None:
+            return scope or ""
+        return " ".join(s for s in (scope or "").split() if s in self.grantable)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris  # exact match, like Spotify
@@ -325,6 +329,16 @@ class LocalOAuthProvider:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None:
+        """Set to grant new sign-ins only these of the scopes they ask for (as a sign-in made
+        before the app asked for more has); ``None``: all of them."""
+        return self.client.grantable
+
+    @granted_scopes.setter
+    def granted_scopes(self, scopes: Iterable[str] | None) -> None:
+        self.client.grantable = None if scopes is None else frozenset(scopes)
 
     # URLs to configure the client with
     @property

@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -33,7 +34,7 @@ from flask import Response, request
 
 from .webapi_fields import select_fields
 from .webapi_generate import generate_library
-from .webapi_library import API, Album, Artist, Episode, LibraryState, Playlist, Track, iso
+from .webapi_library import API, Album, Artist, Entry, Episode, LibraryState, Playlist, Track, iso
 from .webapi_paging import ApiError, cursor_page, page
 
 if TYPE_CHECKING:
@@ -89,9 +90,23 @@ class _Fault:
     headers: dict[str, str] | None = None
     body: Any = None
     mutate: Callable[[Any], Any] | None = None
+    after: int = 0  # matching calls to let through first
 
     def matches(self, path: str, full: str) -> bool:
         return self.times > 0 and fnmatch.fnmatchcase(full if "?" in self.glob else path, self.glob)
+
+
+def _take(faults: list[_Fault], path: str, full: str) -> _Fault | None:
+    """The first fault due for this call (counting down ``after`` and ``times``)."""
+    for fault in faults:
+        if not fault.matches(path, full):
+            continue
+        if fault.after > 0:
+            fault.after -= 1
+            continue
+        fault.times -= 1
+        return fault
+    return None
 
 
 class SpotifyWebAPI:
@@ -110,6 +125,10 @@ class SpotifyWebAPI:
         self._faults: list[_Fault] = []
         self._malforms: list[_Fault] = []
         self._window: deque[float] = deque()
+        self._expire_after: int | None = None
+        #: Called with each :class:`RecordedRequest` after it is answered (e.g. to kill a
+        #: sync mid-run at an exact call).
+        self.on_request: Callable[[RecordedRequest], None] | None = None
 
     @classmethod
     def attach(cls, provider: LocalOAuthProvider) -> SpotifyWebAPI:
@@ -138,26 +157,37 @@ class SpotifyWebAPI:
         times: int = 1,
         headers: dict[str, str] | None = None,
         body: Any = None,
+        after: int = 0,
     ) -> None:
-        """The next ``times`` calls whose path matches ``path_glob`` answer ``status``."""
+        """The next ``times`` calls whose path matches ``path_glob`` (a glob; with a ``?`` it
+        matches path and query) answer ``status``, once ``after`` matching calls went through."""
         with self.lock:
-            self._faults.append(_Fault(path_glob, times, status, headers, body))
+            self._faults.append(_Fault(path_glob, times, status, headers, body, after=after))
 
-    def rate_limit(self, path_glob: str = "*", times: int = 1, retry_after: int | None = 2) -> None:
+    def rate_limit(
+        self,
+        path_glob: str = "*",
+        times: int = 1,
+        retry_after: int | None = 2,
+        after: int = 0,
+    ) -> None:
         """429 for the next ``times`` matching calls; ``retry_after=None``: no header."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-        self.fail(
-            path_glob,
-            429,
-            times,
-            headers,
-            {"error": {"status": 429, "message": "API rate limit exceeded"}},
-        )
+        body = {"error": {"status": 429, "message": "API rate limit exceeded"}}
+        self.fail(path_glob, 429, times, headers, body, after)
 
-    def malform(self, path_glob: str, mutate: Callable[[Any], Any], times: int = 1) -> None:
-        """The next ``times`` successful matching answers pass through ``mutate(json)``."""
+    def malform(
+        self, path_glob: str, mutate: Callable[[Any], Any], times: int = 1, after: int = 0
+    ) -> None:
+        """The next ``times`` successful matching answers (after ``after`` of them) pass
+        through ``mutate(json)`` (it gets a copy; what it returns is sent)."""
         with self.lock:
-            self._malforms.append(_Fault(path_glob, times, mutate=mutate))
+            self._malforms.append(_Fault(path_glob, times, mutate=mutate, after=after))
+
+    def expire_tokens_after(self, calls: int) -> None:
+        """Expire every access token once ``calls`` more calls were answered (a 401 mid-run)."""
+        with self.lock:
+            self._expire_after = calls
 
     def clear_faults(self) -> None:
         """Forget every fault not used up yet."""
@@ -209,20 +239,25 @@ class SpotifyWebAPI:
             )
         except _Canned as canned:
             response = canned.response
+        record = RecordedRequest(
+            request.method, path, query, response.status_code, user, time.time()
+        )
         with self.lock:
-            self.requests.append(
-                RecordedRequest(
-                    request.method, path, query, response.status_code, user, time.time()
-                )
-            )
+            self.requests.append(record)
+            expire = self._expire_after is not None and self._expire_after <= 1
+            if self._expire_after is not None:
+                self._expire_after = None if expire else self._expire_after - 1
+        if expire:
+            self.expire_tokens_now()
+        if self.on_request is not None:
+            self.on_request(record)
         return response
 
     def _take_fault(self, path: str, full: str) -> None:
         with self.lock:
-            fault = next((f for f in self._faults if f.matches(path, full)), None)
+            fault = _take(self._faults, path, full)
             if fault is None:
                 return
-            fault.times -= 1
         body = fault.body
         if body is None:
             body = {"error": {"status": fault.status, "message": "Service unavailable"}}
@@ -247,10 +282,9 @@ class SpotifyWebAPI:
 
     def _take_malform(self, path: str, full: str, payload: Any) -> Any:
         with self.lock:
-            fault = next((f for f in self._malforms if f.matches(path, full)), None)
+            fault = _take(self._malforms, path, full)
             if fault is None or fault.mutate is None:
                 return payload
-            fault.times -= 1
         return fault.mutate(json.loads(json.dumps(payload)))
 
     def _authenticate(self) -> tuple[str, frozenset[str]]:
@@ -285,7 +319,7 @@ class SpotifyWebAPI:
                     for p in library.playlists
                     if not p.collaborative or SCOPE_COLLABORATIVE in scopes
                 ]
-                return page(path, query, [p.render() for p in shown])
+                return page(path, query, shown, Playlist.render)
             if len(parts) in (2, 3) and parts[0] == "playlists":
                 playlist = self._playlist(library, parts[1], scopes)
                 if len(parts) == 2:
@@ -294,22 +328,20 @@ class SpotifyWebAPI:
                     raise ApiError(404, "Service not found")
                 if not library.readable(playlist):
                     raise ApiError(403, "Forbidden")
-                result = page(path, query, [e.render() for e in playlist.entries])
+                result = page(path, query, playlist.entries, Entry.render)
                 return _select(result, query.get("fields"))
             if parts == ["me", "tracks"]:
                 need(scopes, SCOPE_LIBRARY)
-                rows = [{"added_at": iso(at), "track": t.render()} for t, at in library.liked]
-                return page(path, query, rows)
+                return page(path, query, library.liked, _saved_track)
             if parts == ["me", "albums"]:
                 need(scopes, SCOPE_LIBRARY)
-                rows = [{"added_at": iso(at), "album": a.simple()} for a, at in library.albums]
-                return page(path, query, rows)
+                return page(path, query, library.albums, _saved_album)
             if parts == ["me", "following"]:
                 if query.get("type") != "artist":
                     raise ApiError(400, "type must be artist")
                 need(scopes, SCOPE_FOLLOW)
                 artists = sorted(library.artists.values(), key=lambda a: a.id)
-                return cursor_page(path, query, [a.full() for a in artists])
+                return cursor_page(path, query, artists, _artist_id, Artist.full)
         raise ApiError(404, "Service not found")
 
     def _me(self, user: str) -> dict[str, Any]:
@@ -342,6 +374,18 @@ class _Canned(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+def _saved_track(pair: tuple[Track, datetime]) -> dict[str, Any]:
+    return {"added_at": iso(pair[1]), "track": pair[0].render()}
+
+
+def _saved_album(pair: tuple[Album, datetime]) -> dict[str, Any]:
+    return {"added_at": iso(pair[1]), "album": pair[0].simple()}
+
+
+def _artist_id(artist: Artist) -> str:
+    return artist.id
 
 
 def _select(value: Any, fields: str | None) -> Any:

@@ -291,3 +291,72 @@ def test_random_mutations_are_reported() -> None:
     lib: LibraryState = generate_library(seed=5, playlists=8, items=(3, 10), liked=20, artists=5)
     changes = mutate_randomly(lib, random.Random(1), 12)
     assert len(changes) == 12 and all(isinstance(c, str) and c for c in changes)
+
+
+def sign_in_through(provider: LocalOAuthProvider, scope: str) -> dict[str, Any]:
+    """A PKCE sign-in by hand (auto-approve): the token response."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlparse
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    redirect = provider.client.redirect_uris[0]
+    answer = requests.get(
+        provider.authorize_url,
+        params={
+            "response_type": "code",
+            "client_id": provider.client.client_id,
+            "redirect_uri": redirect,
+            "scope": scope,
+            "state": "s",
+            "code_challenge": challenge.decode(),
+            "code_challenge_method": "S256",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    code = parse_qs(urlparse(answer.headers["Location"]).query)["code"][0]
+    token = requests.post(
+        provider.token_url,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect,
+            "client_id": provider.client.client_id,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
+    assert token.status_code == 200, token.text
+    return dict(token.json())
+
+
+def test_a_sign_in_with_fewer_scopes_is_refused_what_it_lacks(
+    server: tuple[LocalOAuthProvider, SpotifyWebAPI], api: SpotifyWebAPI
+) -> None:
+    provider = server[0]
+    provider.granted_scopes = {"user-read-private", "user-library-read"}
+    try:
+        old = sign_in_through(provider, "user-read-private " + ALL_SCOPES)
+    finally:
+        provider.granted_scopes = None
+    assert set(old["scope"].split()) == {"user-read-private", "user-library-read"}
+    assert get(api, "/v1/me/tracks", old["access_token"]).ok
+    assert get(api, "/v1/me/playlists", old["access_token"]).status_code == 403
+    full = sign_in_through(provider, ALL_SCOPES)
+    assert get(api, "/v1/me/playlists", full["access_token"]).ok
+
+
+def test_faults_can_wait_for_a_given_call(api: SpotifyWebAPI, token: str) -> None:
+    api.fail("/v1/me/tracks", status=502, after=2)
+    api.expire_tokens_after(4)
+    seen: list[int] = []
+    api.on_request = lambda record: seen.append(record.status)
+    try:
+        statuses = [get(api, "/v1/me/tracks", token).status_code for _ in range(5)]
+    finally:
+        api.on_request = None
+    assert statuses == [200, 200, 502, 200, 401]
+    assert seen == statuses

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from .webapi_objects import API
+
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -35,14 +37,17 @@ def _url(path: str, query: dict[str, str], **changes: Any) -> str:
     return f"{API}{path[3:]}?{urlencode(merged)}"
 
 
-def page(path: str, query: dict[str, str], rows: Sequence[Any]) -> dict[str, Any]:
-    """An offset paging object, ``limit`` 1..50 (default 20) as Spotify's."""
+def page(
+    path: str, query: dict[str, str], rows: Sequence[T], render: Callable[[T], Any]
+) -> dict[str, Any]:
+    """An offset paging object, ``limit`` 1..50 (default 20) as Spotify's; only the rows of
+    the page are rendered."""
     limit = _int(query, "limit", 20, 1, 50)
     offset = _int(query, "offset", 0, 0, 100_000)
     total = len(rows)
     return {
         "href": _url(path, query, offset=offset, limit=limit),
-        "items": list(rows[offset : offset + limit]),
+        "items": [render(row) for row in rows[offset : offset + limit]],
         "limit": limit,
         "next": _url(path, query, offset=offset + limit, limit=limit)
         if offset + limit < total
@@ -55,16 +60,23 @@ def page(path: str, query: dict[str, str], rows: Sequence[Any]) -> dict[str, Any
     }
 
 
-def cursor_page(path: str, query: dict[str, str], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A cursor paging object (``/me/following``): ``after`` is the last id already seen."""
+def cursor_page(
+    path: str,
+    query: dict[str, str],
+    rows: Sequence[T],
+    key: Callable[[T], str],
+    render: Callable[[T], Any],
+) -> dict[str, Any]:
+    """A cursor paging object (``/me/following``) over ``rows`` sorted by ``key``: ``after``
+    is the last key already seen."""
     limit = _int(query, "limit", 20, 1, 50)
     after = query.get("after")
     start = 0
     if after:
-        start = next((i for i, row in enumerate(rows) if row["id"] > after), len(rows))
-    chunk = list(rows[start : start + limit])
+        start = next((i for i, row in enumerate(rows) if key(row) > after), len(rows))
+    chunk = [render(row) for row in rows[start : start + limit]]
     more = start + limit < len(rows)
-    last = chunk[-1]["id"] if chunk and more else None
+    last = key(rows[start + limit - 1]) if chunk and more else None
     return {
         "artists": {
             "href": _url(path, query, limit=limit),

@@ -50,6 +50,7 @@ def test_the_client_calls_the_api_as_the_owner(
     client = in_app(app, api.owner_client)
     assert isinstance(client, OwnerClient)
     assert client.base_url == provider.api_base_url
+    assert client.user_id == "alice"
     assert client.granted_scopes == {
         "user-library-read",
         "playlist-read-private",

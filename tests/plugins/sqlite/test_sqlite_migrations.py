@@ -19,7 +19,7 @@ from soulspot import hookimpl
 from soulspot.plugins import PluginError
 from soulspot.types import Migration, PluginManifest
 
-ONLY_SQLITE = {"SOULSPOT_DISABLE_PLUGINS": "spotify,observability,metrics,security,backup"}
+ONLY_SQLITE = {"SOULSPOT_DISABLE_PLUGINS": "spotify,observability,metrics,security,backup,library"}
 
 
 def _store(app):
@@ -166,7 +166,10 @@ def test_newer_schema_refuses_to_start_with_a_clear_message(make_app, tmp_path):
 @pytest.mark.slow
 def test_newer_schema_refusal_on_the_command_line(tmp_path, make_app):
     data = tmp_path / "data"
-    make_app(data_dir=data, disable=["spotify", "observability", "metrics", "security", "backup"])
+    make_app(
+        data_dir=data,
+        disable=["spotify", "observability", "metrics", "security", "backup", "library"],
+    )
     conn = raw(data / "soulspot.db")
     conn.execute("UPDATE schema_versions SET version = version + 1 WHERE plugin = 'sqlite'")
     conn.close()
