@@ -31,7 +31,7 @@ def _service(app: Flask) -> CollectionService:
 def manifest() -> PluginManifest:
     return PluginManifest(
         provides=(),
-        requires=("storage",),  # + "library" once the library plugin is installed with it
+        requires=("storage", "library"),
         config_model="soulspot_collection.config:CollectionConfig",
         description=(
             "Your music folder: tag scan, matches to the Spotify vault, what is missing, M3U8 "

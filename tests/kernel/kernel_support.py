@@ -23,7 +23,16 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SOULSPOT = str(BIN / "soulspot")
 FLASK = str(BIN / "flask")
-BUILTINS = ("sqlite", "spotify", "observability", "metrics", "security", "backup", "library", "collection")
+BUILTINS = (
+    "sqlite",
+    "spotify",
+    "observability",
+    "metrics",
+    "security",
+    "backup",
+    "library",
+    "collection",
+)
 ALL_BUILTINS_OFF = ",".join(BUILTINS)
 
 

@@ -12,7 +12,16 @@ from soulspot import hookimpl
 from soulspot.types import PluginManifest
 from soulspot.validation import validate
 
-ALL = ["sqlite", "spotify", "observability", "metrics", "security", "backup", "library", "collection"]
+ALL = [
+    "sqlite",
+    "spotify",
+    "observability",
+    "metrics",
+    "security",
+    "backup",
+    "library",
+    "collection",
+]
 
 
 class ItemQuery(BaseModel):
