@@ -24,6 +24,16 @@ BIN = Path(sys.executable).parent
 SOULSPOT = str(BIN / "soulspot")
 FLASK = str(BIN / "flask")
 BUILTINS = ("sqlite", "spotify", "observability", "metrics", "security", "backup", "tracing", "notify", "library")
+BUILTINS = (
+    "sqlite",
+    "spotify",
+    "observability",
+    "metrics",
+    "security",
+    "backup",
+    "library",
+    "collection",
+)
 ALL_BUILTINS_OFF = ",".join(BUILTINS)
 
 

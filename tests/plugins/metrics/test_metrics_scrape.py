@@ -14,7 +14,7 @@ from soulspot import api, hookimpl
 from soulspot.testing import run_jobs
 from soulspot.types import Job, PluginManifest
 
-OTHERS = ("sqlite", "spotify", "security", "backup", "library")
+OTHERS = ("sqlite", "spotify", "security", "backup", "library", "collection")
 OUTSIDE = {"REMOTE_ADDR": "192.0.2.44"}
 
 

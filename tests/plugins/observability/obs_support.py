@@ -18,7 +18,7 @@ from soulspot import hookimpl
 from soulspot.types import CheckResult, HealthCheck, Job, PluginManifest
 
 #: Plugins the observability tests do not need (their own tests cover them).
-OTHERS = ("sqlite", "spotify", "security", "backup", "metrics", "library")
+OTHERS = ("sqlite", "spotify", "security", "backup", "metrics", "library", "collection")
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:

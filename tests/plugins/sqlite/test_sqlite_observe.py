@@ -170,7 +170,16 @@ def test_without_a_storage_provider_start_up_names_the_concern(make_app):
     with pytest.raises(PluginError, match=r"plugin '\w+' requires concern 'storage'.*sqlite"):
         make_app(disable=["sqlite"])
     # and a third-party plugin that needs it, with every other built-in off
-    others = ["sqlite", "spotify", "observability", "metrics", "security", "backup", "library"]
+    others = [
+        "sqlite",
+        "spotify",
+        "observability",
+        "metrics",
+        "security",
+        "backup",
+        "library",
+        "collection",
+    ]
     with pytest.raises(PluginError) as refused:
         make_app(disable=others, plugins=[("notes", NotesPlugin())])
     message = str(refused.value)

@@ -1,0 +1,67 @@
+"""M3U8 export: one file per playlist and for liked songs, relative paths, UTF-8, #EXTINF."""
+
+from __future__ import annotations
+
+import os
+
+from collection_support import ONLY, ListVault, VaultPlugin, config, vault_track
+from tests.support.audio_files import Tags, write_audio
+from tests.support.collection_corpus import CorpusTrack
+
+from soulspot import api
+from soulspot_collection.playlists import MANIFEST, export
+from soulspot_collection.service import service
+
+SONGS = [
+    CorpusTrack("A" * 22, "Hyperballad", ("Björk",), "Post", 321_000),
+    CorpusTrack("B" * 22, "Svefn-g-englar", ("Sigur Rós",), "Ágætis byrjun", 604_000),
+    CorpusTrack("C" * 22, "Not At Home", ("Nobody",), "", 200_000),
+]
+
+
+def test_playlists_are_written_with_relative_paths(make_app, tmp_path):
+    music = tmp_path / "music"
+    write_audio(music / "Björk" / "Post" / "01 Hyperballad.flac", Tags("Hyperballad", "Björk"), 321)
+    write_audio(music / "Sigur Rós" / "02.ogg", Tags("Svefn-g-englar", "Sigur Ros"), 604)
+    vault = ListVault()
+    for song in SONGS:
+        vault.known[song.id] = vault_track(song)
+    vault.liked_ids = [SONGS[1].id, SONGS[0].id]
+    vault.lists["p1"] = ('Ambient / Nordic: "best"', [s.id for s in SONGS] + [SONGS[0].id])
+    vault.lists["p2"] = ('ambient / nordic: "BEST"', [SONGS[2].id])  # same file name, folded
+    app = make_app(config(music), only=ONLY, plugins=[("vault", VaultPlugin(vault))])
+    out = tmp_path / "playlists"
+    with app.app_context():
+        service(app).scan()
+        with api.storage().connection():
+            written = export(api.library(), service(app).standing(), out)
+    names = sorted(p.name for p in out.glob("*.m3u8"))
+    assert names == sorted(
+        ["Liked Songs.m3u8", "Ambient _ Nordic_ _best_.m3u8", "ambient _ nordic_ _BEST_ (2).m3u8"]
+    )
+    nordic = (out / "Ambient _ Nordic_ _best_.m3u8").read_text(encoding="utf-8").splitlines()
+    assert nordic == [
+        "#EXTM3U",
+        '#PLAYLIST:Ambient / Nordic: "best"',
+        "#EXTINF:321,Björk - Hyperballad",
+        os.path.join("..", "music", "Björk", "Post", "01 Hyperballad.flac"),
+        "#EXTINF:604,Sigur Rós - Svefn-g-englar",
+        os.path.join("..", "music", "Sigur Rós", "02.ogg"),
+        "#EXTINF:321,Björk - Hyperballad",
+        os.path.join("..", "music", "Björk", "Post", "01 Hyperballad.flac"),
+    ]
+    # every listed path resolves from the playlist folder
+    for line in nordic:
+        if not line.startswith("#"):
+            assert (out / line).is_file()
+    liked = (out / "Liked Songs.m3u8").read_text(encoding="utf-8").splitlines()
+    assert liked[2] == "#EXTINF:604,Sigur Rós - Svefn-g-englar"
+    assert {w.name: (w.tracks, w.skipped) for w in written}["Liked Songs"] == (2, 0)
+
+    # a playlist gone from the library loses its file; files we did not write stay
+    (out / "mine.m3u8").write_text("#EXTM3U\n")
+    del vault.lists["p2"]
+    with app.app_context(), api.storage().connection():
+        export(api.library(), service(app).standing(), out)
+    assert not (out / "ambient _ nordic_ _BEST_ (2).m3u8").exists()
+    assert (out / "mine.m3u8").exists() and (out / MANIFEST).exists()
