@@ -115,15 +115,36 @@ def is_loopback(addr: str | None) -> bool:
         return False
 
 
+#: Headers a reverse proxy adds (lower case). Without ``[kernel] trusted_proxies`` nothing
+#: reads them, but their presence says a proxy forwarded the request from somewhere else.
+FORWARDING_HEADERS = (
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+)
+
+
 def is_local_request() -> bool:
     """Whether this request comes from this machine. With ``[kernel] trusted_proxies`` the
     proxy's ``X-Forwarded-For`` gives the real client, so a loopback client is local. Without
-    it, a reverse proxy on the same host makes every client 127.0.0.1 — but they ask for the
-    public name, so only a loopback client asking for a loopback name counts as local."""
+    it, a reverse proxy on the same host makes every client 127.0.0.1: a request carrying any
+    forwarding header (``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``...) came through such
+    a proxy and is never local, whatever Host it names (a proxy may pass the client's Host
+    on); without those, only a loopback client asking for a loopback name counts."""
     if not has_request_context() or not is_loopback(request.remote_addr):
         return False
     if kernel().settings.kernel.trusted_proxies > 0:
         return True
+    environ = request.environ
+    if any(f"HTTP_{h.upper().replace('-', '_')}" in environ for h in FORWARDING_HEADERS):
+        return False
     name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     return name in ("localhost", "[::1]") or is_loopback(name)
 

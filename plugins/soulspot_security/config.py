@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .origins import check_cors, check_exact
 
 
 def _check_limit(value: str) -> str:
@@ -21,14 +22,6 @@ def _check_limit(value: str) -> str:
             "expected a rate limit like '10/minute' or '100 per hour; 5/second'"
         ) from None
     return value
-
-
-def _check_origin(value: str) -> str:
-    value = value.strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
-        raise ValueError("expected an origin like 'https://app.example.org' (no path)")
-    return value.lower()
 
 
 class SecurityConfig(BaseModel):
@@ -91,7 +84,9 @@ class SecurityConfig(BaseModel):
         default_factory=list,
         description=(
             "Origins allowed to call /api/* from a browser (CORS), e.g. "
-            '["https://dash.example.org"]. Empty: same-origin only (no CORS headers).'
+            '["https://dash.example.org"]: exact origins, or "https://*.example.org" for '
+            "every subdomain of example.org (nothing else: no bare *, no regex). Empty: "
+            "same-origin only (no CORS headers)."
         ),
     )
     cors_allow_credentials: bool = Field(
@@ -103,7 +98,7 @@ class SecurityConfig(BaseModel):
         default_factory=list,
         description=(
             "Other origins whose state-changing requests are accepted (besides the app's own "
-            "origin and [kernel] public_url)."
+            "origin and [kernel] public_url); exact origins only."
         ),
     )
     # --- input -----------------------------------------------------------------------------
@@ -132,10 +127,15 @@ class SecurityConfig(BaseModel):
     def _limits(cls, value: dict[str, str]) -> dict[str, str]:
         return {k: _check_limit(v) for k, v in value.items()}
 
-    @field_validator("cors_origins", "csrf_trusted_origins")
+    @field_validator("cors_origins")
     @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
-        return [_check_origin(v) for v in value]
+    def _cors_origins(cls, value: list[str]) -> list[str]:
+        return [check_cors(v) for v in value]
+
+    @field_validator("csrf_trusted_origins")
+    @classmethod
+    def _trusted_origins(cls, value: list[str]) -> list[str]:
+        return [check_exact(v) for v in value]
 
     @field_validator("rate_limit_storage_uri")
     @classmethod

@@ -29,6 +29,7 @@ from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, Problem, problem_response
 
 from .config import SecurityConfig
+from .origins import cors_patterns
 from .ratelimit import OncePerWindow
 
 log = logging.getLogger("soulspot.security")
@@ -188,7 +189,7 @@ def install(app: Flask, cfg: SecurityConfig) -> Guard:
 
         CORS(
             app,
-            resources={CORS_PATHS: {"origins": list(cfg.cors_origins)}},
+            resources={CORS_PATHS: {"origins": cors_patterns(cfg.cors_origins)}},
             supports_credentials=cfg.cors_allow_credentials,
             max_age=cfg.cors_max_age,
             allow_headers=["Content-Type", HEADER],
