@@ -107,6 +107,22 @@ class SecurityConfig(BaseModel):
         ge=1024,
         description="Largest request body accepted (bytes); larger requests get 413.",
     )
+    json_max_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description=(
+            "Largest JSON body any route parses (bytes); larger ones get 413, before parsing."
+        ),
+    )
+    json_max_depth: int = Field(
+        32,
+        ge=2,
+        le=500,
+        description=(
+            "Deepest nesting of arrays and objects in a JSON body; deeper ones get 400 "
+            "(Python's parser recurses per level: unbounded, a small body could crash it)."
+        ),
+    )
     # --- audit log -------------------------------------------------------------------------
     audit_retention_days: int = Field(
         365,

@@ -9,7 +9,7 @@ from flask import Flask
 
 from soulspot.types import Job
 
-from . import guard, headers, ratelimit
+from . import guard, headers, json_limits, ratelimit
 from .config import SecurityConfig
 
 log = logging.getLogger("soulspot.security")
@@ -28,6 +28,7 @@ def install(app: Flask) -> None:
     """Order matters: talisman first (its nonce exists even for requests refused later), then
     the rate limiter, then body size / CORS preflight / CSRF."""
     cfg = config(app)
+    json_limits.install(app, cfg.json_max_bytes, cfg.json_max_depth)
     talisman = headers.install(app, cfg)
     limiter = ratelimit.install(app, cfg)
     checks = guard.install(app, cfg)
