@@ -123,6 +123,34 @@ class SecurityConfig(BaseModel):
             "(Python's parser recurses per level: unbounded, a small body could crash it)."
         ),
     )
+    # --- refused requests ------------------------------------------------------------------
+    audit_window_seconds: int = Field(
+        60,
+        ge=1,
+        le=86400,
+        description=(
+            "Window for refused requests (CSRF, bad API tokens): the first refusal of each "
+            "kind per client is audited, the rest are counted in one summary row per window."
+        ),
+    )
+    audit_max_per_client: int = Field(
+        20,
+        ge=1,
+        description="Most audit rows refused requests of one client write per window.",
+    )
+    audit_max_per_window: int = Field(
+        300,
+        ge=1,
+        description="Most audit rows refused requests of all clients together write per window.",
+    )
+    refused_per_window: int = Field(
+        60,
+        ge=1,
+        description=(
+            "Refused requests a client may send per window on any path; past it they get "
+            "429 with Retry-After (requests that are not refused are never limited by it)."
+        ),
+    )
     # --- audit log -------------------------------------------------------------------------
     audit_retention_days: int = Field(
         365,

@@ -61,9 +61,16 @@ def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
 
 @hookimpl
 def jobs(app: Flask) -> Iterable[Job]:
-    from .setup import retention_job
+    from .setup import retention_job, summary_job
 
-    return [retention_job(app)]
+    return [retention_job(app), summary_job(app)]
+
+
+@hookimpl
+def shutdown(app: Flask) -> None:
+    from .setup import on_shutdown
+
+    on_shutdown(app)
 
 
 @hookimpl

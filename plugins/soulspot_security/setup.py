@@ -10,6 +10,7 @@ from flask import Flask
 from soulspot.types import Job
 
 from . import guard, headers, json_limits, ratelimit
+from .audit_throttle import RefusalThrottle
 from .config import SecurityConfig
 
 log = logging.getLogger("soulspot.security")
@@ -51,6 +52,28 @@ def panel_context() -> dict[str, Any]:
     from .auditlog import recent
 
     return {"enabled": has_storage(), "events": recent(5)}
+
+
+def throttle(app: Flask) -> RefusalThrottle:
+    guard_checks: guard.Guard = app.extensions[EXTENSION]["guard"]
+    return guard_checks.throttle
+
+
+def summary_job(app: Flask) -> Job:
+    from .refusals import summary_job as job
+
+    return job(app, throttle(app))
+
+
+def on_shutdown(app: Flask) -> None:
+    """Write what the refused-request counters still hold (the process is going away)."""
+    from .refusals import flush
+
+    try:
+        with app.app_context():
+            flush(throttle(app), everything=True)
+    except Exception:  # shutdown goes on; say so in the log
+        log.exception("could not write the refused-request summaries")
 
 
 def retention_job(app: Flask) -> Job:
