@@ -57,13 +57,38 @@ def has_storage() -> bool:
 
 
 def current_user() -> User | None:
-    """The signed-in user of this request (``None`` when signed out or without auth)."""
+    """The signed-in user of this request (``None`` when signed out or without auth). A
+    request with ``Authorization: Bearer`` is the token's user (hook ``user_from_token``),
+    never the cookie session's."""
     if not has_request_context():
         return None
     if "soulspot_user" not in g:
-        auth = kernel().auth
-        g.soulspot_user = auth.current_user() if auth is not None else None
+        token = bearer_token()
+        if token is not None:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            g.soulspot_user = kernel().hook.user_from_token(app=app, token=token)
+        else:
+            auth = kernel().auth
+            g.soulspot_user = auth.current_user() if auth is not None else None
     return cast(User | None, g.soulspot_user)
+
+
+#: Longest bearer token looked at; longer ones are no token at all.
+MAX_BEARER_TOKEN = 512
+
+
+def bearer_token() -> str | None:
+    """The token of this request's ``Authorization: Bearer <token>`` header, or ``None``."""
+    if not has_request_context():
+        return None
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or len(value) > MAX_BEARER_TOKEN:
+        return None
+    return value
 
 
 def public(view: F) -> F:

@@ -205,6 +205,16 @@ class RefusalThrottle:
         return out
 
 
+def throttle_for(cfg: Any) -> RefusalThrottle:
+    """The throttle ``[plugins.security]`` describes."""
+    return RefusalThrottle(
+        window_seconds=cfg.audit_window_seconds,
+        max_per_client=cfg.audit_max_per_client,
+        max_per_window=cfg.audit_max_per_window,
+        refused_per_window=cfg.refused_per_window,
+    )
+
+
 def write_summaries(summaries: list[dict[str, Any]], audit: AuditWriter) -> None:
     """Audit each summary as its own event with ``outcome="refused"`` and ``summary=True``."""
     for row in summaries:

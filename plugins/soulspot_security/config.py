@@ -79,6 +79,13 @@ class SecurityConfig(BaseModel):
             "is limited to 30/minute unless set here."
         ),
     )
+    api_token_rate_limit: str = Field(
+        "120/minute",
+        description=(
+            "Limit per personal API token (Authorization: Bearer ssp_...), counted per token, "
+            "not per address (empty: none)."
+        ),
+    )
     # --- CORS ------------------------------------------------------------------------------
     cors_origins: list[str] = Field(
         default_factory=list,
@@ -161,7 +168,9 @@ class SecurityConfig(BaseModel):
         50, ge=5, le=500, description="Audit events per page on the Audit page."
     )
 
-    @field_validator("rate_limit_auth", "rate_limit_api", "rate_limit_default")
+    @field_validator(
+        "rate_limit_auth", "rate_limit_api", "rate_limit_default", "api_token_rate_limit"
+    )
     @classmethod
     def _limit(cls, value: str) -> str:
         return _check_limit(value)

@@ -27,10 +27,11 @@ from flask import Flask, Response, current_app, request, session
 from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, Problem, problem_response
 
-from .audit_throttle import RefusalThrottle
+from .audit_throttle import RefusalThrottle, throttle_for
 from .config import SecurityConfig
 from .origins import cors_patterns
 from .refusals import refusal, too_many_refused
+from .token_gate import checked_token
 
 log = logging.getLogger("soulspot.security")
 
@@ -79,7 +80,9 @@ def normalize_origin(value: str) -> str | None:
 class Guard:
     """The before-request checks, in order: body size, CORS preflight, CSRF."""
 
-    def __init__(self, app: Flask, cfg: SecurityConfig) -> None:
+    def __init__(
+        self, app: Flask, cfg: SecurityConfig, throttle: RefusalThrottle | None = None
+    ) -> None:
         kernel = app.extensions["soulspot"].settings.kernel
         self.max_body = cfg.max_body_bytes
         self.cors = bool(cfg.cors_origins)
@@ -87,12 +90,7 @@ class Guard:
         if kernel.public_url:
             trusted.append(kernel.public_url)
         self.trusted = {o for o in (normalize_origin(t) for t in trusted) if o}
-        self.throttle = RefusalThrottle(
-            window_seconds=cfg.audit_window_seconds,
-            max_per_client=cfg.audit_max_per_client,
-            max_per_window=cfg.audit_max_per_window,
-            refused_per_window=cfg.refused_per_window,
-        )
+        self.throttle = throttle or throttle_for(cfg)
 
     def __call__(self) -> Response | None:
         req = request._get_current_object()  # type: ignore[attr-defined]  # every request
@@ -126,6 +124,8 @@ class Guard:
         view = current_app.view_functions.get(request.endpoint or "")
         if view is not None and getattr(view, "soulspot_csrf_exempt", False):
             return None
+        if checked_token() is not None:
+            return None  # an API token request: no cookies, so nothing to forge (token_gate)
         origin = request.headers.get("Origin")
         if origin is not None:
             if normalize_origin(origin) in self.own_origins():
@@ -182,9 +182,9 @@ class Guard:
         )
 
 
-def install(app: Flask, cfg: SecurityConfig) -> Guard:
+def install(app: Flask, cfg: SecurityConfig, throttle: RefusalThrottle | None = None) -> Guard:
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
-    guard = Guard(app, cfg)
+    guard = Guard(app, cfg, throttle)
     app.before_request(guard)
     app.jinja_env.globals["csrf_token"] = csrf_token
     if cfg.cors_origins:

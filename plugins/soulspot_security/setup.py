@@ -9,8 +9,8 @@ from flask import Flask
 
 from soulspot.types import Job
 
-from . import guard, headers, json_limits, ratelimit
-from .audit_throttle import RefusalThrottle
+from . import cache_control, guard, headers, json_limits, ratelimit, token_gate
+from .audit_throttle import RefusalThrottle, throttle_for
 from .config import SecurityConfig
 
 log = logging.getLogger("soulspot.security")
@@ -32,8 +32,17 @@ def install(app: Flask) -> None:
     json_limits.install(app, cfg.json_max_bytes, cfg.json_max_depth)
     talisman = headers.install(app, cfg)
     limiter = ratelimit.install(app, cfg)
-    checks = guard.install(app, cfg)
-    app.extensions[EXTENSION] = {"talisman": talisman, "limiter": limiter, "guard": checks}
+    throttle = throttle_for(cfg)
+    # API tokens before CSRF: a checked token request is exempt, a bad token gets 401
+    tokens = token_gate.install(app, cfg.api_token_rate_limit, cfg.rate_limit_storage_uri, throttle)
+    checks = guard.install(app, cfg, throttle)
+    cache_control.install(app)
+    app.extensions[EXTENSION] = {
+        "talisman": talisman,
+        "limiter": limiter,
+        "guard": checks,
+        "tokens": tokens,
+    }
 
 
 def on_startup(app: Flask) -> None:
