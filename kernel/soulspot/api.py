@@ -70,12 +70,19 @@ def library() -> LibraryVault:
 
 
 def current_user() -> User | None:
-    """The signed-in user of this request (``None`` when signed out or without auth)."""
+    """The signed-in user of this request (``None`` when signed out or without auth). A
+    request with ``Authorization: Bearer`` is the token's user (hook ``user_from_token``),
+    never the cookie session's."""
     if not has_request_context():
         return None
     if "soulspot_user" not in g:
-        auth = kernel().auth
-        g.soulspot_user = auth.current_user() if auth is not None else None
+        token = bearer_token()
+        if token is not None:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            g.soulspot_user = kernel().hook.user_from_token(app=app, token=token)
+        else:
+            auth = kernel().auth
+            g.soulspot_user = auth.current_user() if auth is not None else None
     return cast(User | None, g.soulspot_user)
 
 
@@ -86,6 +93,24 @@ def owner_client() -> OwnerClient | None:
     auth = kernel().auth
     lend = getattr(auth, "owner_client", None) if auth is not None else None
     return cast(OwnerClient | None, lend()) if callable(lend) else None
+
+
+#: Longest bearer token looked at; longer ones are no token at all.
+MAX_BEARER_TOKEN = 512
+
+
+def bearer_token() -> str | None:
+    """The token of this request's ``Authorization: Bearer <token>`` header, or ``None``."""
+    if not has_request_context():
+        return None
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or len(value) > MAX_BEARER_TOKEN:
+        return None
+    return value
 
 
 def public(view: F) -> F:
@@ -137,15 +162,36 @@ def is_loopback(addr: str | None) -> bool:
         return False
 
 
+#: Headers a reverse proxy adds (lower case). Without ``[kernel] trusted_proxies`` nothing
+#: reads them, but their presence says a proxy forwarded the request from somewhere else.
+FORWARDING_HEADERS = (
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+)
+
+
 def is_local_request() -> bool:
     """Whether this request comes from this machine. With ``[kernel] trusted_proxies`` the
     proxy's ``X-Forwarded-For`` gives the real client, so a loopback client is local. Without
-    it, a reverse proxy on the same host makes every client 127.0.0.1 — but they ask for the
-    public name, so only a loopback client asking for a loopback name counts as local."""
+    it, a reverse proxy on the same host makes every client 127.0.0.1: a request carrying any
+    forwarding header (``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``...) came through such
+    a proxy and is never local, whatever Host it names (a proxy may pass the client's Host
+    on); without those, only a loopback client asking for a loopback name counts."""
     if not has_request_context() or not is_loopback(request.remote_addr):
         return False
     if kernel().settings.kernel.trusted_proxies > 0:
         return True
+    environ = request.environ
+    if any(f"HTTP_{h.upper().replace('-', '_')}" in environ for h in FORWARDING_HEADERS):
+        return False
     name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     return name in ("localhost", "[::1]") or is_loopback(name)
 

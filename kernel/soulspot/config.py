@@ -178,7 +178,7 @@ def load_settings(
     if overrides:
         _merge(raw, overrides, "", "override", sources)
 
-    kernel_raw = raw.get("kernel", {})
+    kernel_raw = _resolve_file_refs(raw.get("kernel", {}), "kernel", KernelConfig, sources)
     try:
         kernel = KernelConfig.model_validate(kernel_raw)
     except ValidationError as exc:
@@ -204,7 +204,9 @@ def load_settings(
 
 def validate_plugin_config(settings: Settings, name: str, model: type[BaseModel] | None) -> None:
     """Validate ``[plugins.<name>]`` with the plugin's model and keep the result."""
-    section = settings.plugin_sections.get(name, {})
+    section = _resolve_file_refs(
+        settings.plugin_sections.get(name, {}), f"plugins.{name}", model, settings.sources
+    )
     if model is None:
         if section:
             key = next(iter(section))
@@ -381,14 +383,8 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str], sources: dict[str, s
             )
         value: Any = env[var]
         if path[-1].endswith("_file") and len(path[-1]) > 5:
-            path[-1] = path[-1][:-5]
-            try:
-                value = Path(value).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"config error in environment variable {var}: cannot read {value} "
-                    f"({exc.strerror}); expected a file holding the value"
-                ) from None
+            # Decided when the section's model is known (see _resolve_file_refs).
+            value = FileRef(var, value)
         elif value.strip().startswith(("[", "{")):
             with contextlib.suppress(json.JSONDecodeError):  # else validation explains
                 value = json.loads(value)
@@ -397,6 +393,45 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str], sources: dict[str, s
             node = node.setdefault(part, {})
         node[path[-1]] = value
         sources[".".join(path)] = f"env {var}"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """``SOULSPOT__..._FILE=<path>`` before its section's model is known: it names a file
+    holding the value of the key without ``_file``, unless the model has a key that really
+    ends in ``_file`` (``log_file``), which then gets the value as it is."""
+
+    var: str
+    value: str
+
+
+def _resolve_file_refs(
+    section: dict[str, Any], prefix: str, model: type[BaseModel] | None, sources: dict[str, str]
+) -> dict[str, Any]:
+    """``section`` with every :class:`FileRef` replaced: by the file's content under the key
+    without ``_file`` when only that key exists in ``model``, else by the plain value (a real
+    ``*_file`` key; an unknown key is then refused by validation under its own name)."""
+    if not any(isinstance(v, FileRef) for v in section.values()):
+        return section
+    fields = model.model_fields if model is not None else {}
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if not isinstance(value, FileRef):
+            out.setdefault(key, value)
+            continue
+        base = key[: -len("_file")]
+        if key in fields or base not in fields:
+            out[key] = value.value
+            continue
+        try:
+            out[base] = Path(value.value).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"config error in environment variable {value.var}: cannot read {value.value} "
+                f"({exc.strerror}); expected a file holding the value"
+            ) from None
+        sources[f"{prefix}.{base}"] = f"env {value.var}"
+    return out
 
 
 def _explain(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Migration,
         NavItem,
         PluginManifest,
+        User,
     )
     from .vault import LibraryVault, SyncChanges
 
@@ -129,6 +130,19 @@ def auth_provider(app: Flask) -> Any:
     ``login_url(next_url: str) -> str`` and ``owner_client()`` (see
     :class:`soulspot.auth.AuthProvider`). With it, the kernel's login gate guards every view
     not marked public."""
+
+
+@hookspec(firstresult=True)
+def user_from_token(app: Flask, token: str) -> User | None:
+    """*firstresult*: the request carries ``Authorization: Bearer <token>``; return the user
+    it stands for, or ``None`` (not yours, unknown, expired, revoked). Such a request is
+    authenticated by the token alone: :func:`soulspot.api.current_user` returns this answer
+    and never asks the auth concern's cookie session (so a token request carries no ambient
+    credentials, and CSRF does not apply to it). The security plugin's personal API tokens
+    implement it; scopes and limits are the implementer's request checks.
+
+    :param app: the Flask app.
+    :param token: the bearer token as sent (at most 512 characters)."""
 
 
 # --- audit ---------------------------------------------------------------------------------

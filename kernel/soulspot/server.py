@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from .api import is_loopback
-from .config import ConfigError, trusted_hosts
+from .config import ConfigError, KernelConfig, trusted_hosts
 from .datadir import acquire, relabel
 from .scheduler import start_scheduler
 from .state import KernelState
@@ -53,9 +53,7 @@ def _create(
         port=port,
         threads=threads,
         ident="soulspot",
-        # With [kernel] trusted_proxies, X-Forwarded-* reach the app, where werkzeug's ProxyFix
-        # (security plugin) trusts exactly that many hops; without, waitress drops them.
-        clear_untrusted_proxy_headers=state.settings.kernel.trusted_proxies == 0,
+        **server_adjustments(state.settings.kernel),
     )
 
 
@@ -75,6 +73,10 @@ def _run(
     )
     app.config["TRUSTED_HOSTS"] = trusted_hosts(state.settings.kernel)
     state.serving = True
+    warning = proxy_warning(state.settings.kernel)
+    if warning:
+        log.warning(warning)
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     if scheduler:
         start_scheduler(app)
     state.hook.before_serve(app=app)
@@ -96,6 +98,27 @@ def _run(
         os.close(claim)
         log.info("stopped")
         sys.stdout.flush()
+
+
+def server_adjustments(kernel: KernelConfig) -> dict[str, Any]:
+    """waitress settings that depend on config. X-Forwarded-* always reach the app: with
+    ``[kernel] trusted_proxies`` werkzeug's ProxyFix (security plugin) trusts exactly that
+    many hops; without, nothing reads them, but :func:`soulspot.api.is_local_request` sees
+    that a proxy forwarded the request (waitress would drop them, and with them the only
+    sign that 127.0.0.1 is a proxy and not the owner)."""
+    return {"clear_untrusted_proxy_headers": False}
+
+
+def proxy_warning(kernel: KernelConfig) -> str | None:
+    """The start-up warning for a public URL without trusted proxies, or ``None``."""
+    if kernel.public_url and kernel.trusted_proxies == 0:
+        return (
+            f"[kernel] public_url is {kernel.public_url} but trusted_proxies is 0: behind a "
+            "reverse proxy, set trusted_proxies to the number of proxies in front of "
+            "SoulSpot, or client addresses, https detection and rate limits see only the "
+            "proxy (forwarded requests are never treated as coming from this machine)"
+        )
+    return None
 
 
 def _is_loopback_host(host: str) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -106,7 +107,26 @@ def is_encrypted(path: Path) -> bool:
 # --- encryption ----------------------------------------------------------------------------
 
 
+#: scrypt cost of new archives: n = 2**17, r = 8 (128 MiB of memory per guess). The header
+#: records the cost, so archives made with another (2**15 before issue 15) still open.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+#: Shortest passphrase a new encrypted archive accepts (older archives open with theirs).
+MIN_PASSPHRASE = 12
+
+
+def check_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too short for a new encrypted backup."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise BackupError(
+            f"the backup passphrase has {len(passphrase)} characters; use at least "
+            f"{MIN_PASSPHRASE} (a few words: it is all that protects the keys in the backup)"
+        )
+
+
+@functools.lru_cache(maxsize=4)
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    """The archive key. Cached per salt: taking a backup derives it to write and again to
+    verify, and each derivation costs a third of a second of CPU and 128 MiB on purpose."""
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
@@ -123,9 +143,10 @@ class _EncryptingWriter(io.RawIOBase):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self.raw = raw
+        check_passphrase(passphrase)
         salt = secrets.token_bytes(16)
         self.prefix = secrets.token_bytes(7)
-        n, r, p = 2**15, 8, 1
+        n, r, p = SCRYPT_N, SCRYPT_R, SCRYPT_P
         key = _derive(passphrase, salt, n, r, p)
         self.aead = AESGCM(key)
         header: dict[str, Any] = {
@@ -385,6 +406,8 @@ def write_archive(
     of the staged files before (while something else read them): they are used, not
     recomputed, and a copied member that no longer matches its digest is an error.
     ``signer`` adds ``manifest.sig`` after the manifest (see :mod:`.signing`)."""
+    if passphrase:
+        check_passphrase(passphrase)  # before anything is written
     files = list(staged_files(staging))
     known = dict(digests or {})
     if not passphrase and files:

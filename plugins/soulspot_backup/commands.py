@@ -52,8 +52,8 @@ def age(created: dt.datetime, now: dt.datetime | None = None) -> str:
 def _ask_passphrase(confirmation: bool) -> str:
     if not sys.stdin.isatty():
         fail(
-            f"this needs a passphrase: give --passphrase or set {PASSPHRASE_ENV} "
-            "(no terminal to ask on)",
+            f"this needs a passphrase: set {PASSPHRASE_FILE_ENV} (a file holding it) or "
+            f"{PASSPHRASE_ENV}, or give --passphrase-file (no terminal to ask on)",
             code=2,
         )
     value: str = click.prompt(
@@ -122,11 +122,57 @@ def _refuse_foreign_owner(ctx: click.Context) -> None:
     )
 
 
-passphrase_option = click.option(
-    "--passphrase",
-    envvar=PASSPHRASE_ENV,
-    help=f"Passphrase of encrypted backups (or {PASSPHRASE_ENV}; asked on a terminal).",
-)
+PASSPHRASE_FILE_ENV = "SOULSPOT_BACKUP_PASSPHRASE_FILE"  # noqa: S105  # nosec B105
+_FILE_META = "soulspot_backup.passphrase_file"
+
+
+def _read_passphrase_file(ctx: click.Context, _param: click.Parameter, path: str | None) -> None:
+    """``--passphrase-file`` (eager): keep the file's first line for ``--passphrase``."""
+    if path is None:
+        return
+    try:
+        with open(path, encoding="utf-8") as fh:
+            ctx.meta[_FILE_META] = fh.readline().rstrip("\r\n")
+    except OSError as exc:
+        fail(f"cannot read the passphrase file {path} ({exc.strerror})", code=2)
+
+
+def _pick_passphrase(ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """The passphrase from, in order: the command line (with a warning: other local users
+    see it in ps), the file, the environment; ``None`` lets the command ask."""
+    from click.core import ParameterSource
+
+    if value is not None and ctx.get_parameter_source("passphrase") is ParameterSource.COMMANDLINE:
+        click.echo(
+            "warning: a passphrase on the command line is visible to other users of this "
+            f"machine (ps, shell history); prefer --passphrase-file, {PASSPHRASE_FILE_ENV}, "
+            f"{PASSPHRASE_ENV} or the prompt",
+            err=True,
+        )
+        return value
+    from_file = ctx.meta.get(_FILE_META)
+    return from_file if from_file is not None else value
+
+
+def passphrase_option(command: Any) -> Any:
+    """``--passphrase-file`` / ``SOULSPOT_BACKUP_PASSPHRASE_FILE``, ``SOULSPOT_BACKUP_PASSPHRASE``
+    or the prompt; ``--passphrase`` still works, with a warning."""
+    command = click.option(
+        "--passphrase",
+        envvar=PASSPHRASE_ENV,
+        callback=_pick_passphrase,
+        help=f"Passphrase of encrypted backups; visible in ps: prefer --passphrase-file, "
+        f"{PASSPHRASE_ENV} or the prompt on a terminal.",
+    )(command)
+    return click.option(
+        "--passphrase-file",
+        envvar=PASSPHRASE_FILE_ENV,
+        type=click.Path(dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=_read_passphrase_file,
+        help=f"Read the passphrase from the first line of this file (or {PASSPHRASE_FILE_ENV}).",
+    )(command)
 
 
 def register(cli: click.Group) -> None:

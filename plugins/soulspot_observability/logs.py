@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import logging.handlers
+import os
 import re
 import sys
 import threading
@@ -226,6 +227,27 @@ def _tty(stream: str) -> bool:
         return False
 
 
+def create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (then make it 0600): log lines
+    carry client addresses and request paths, not for other local users. The handler then
+    opens it for appending, which keeps the mode whatever the umask."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def private_rotator(source: str, dest: str) -> None:
+    """``RotatingFileHandler.rotator``: rename as the default does, then create the next
+    file 0600 before the handler reopens it (it would otherwise follow the umask)."""
+    if os.path.exists(source):
+        os.replace(source, dest)
+    create_private(Path(source))
+
+
 def configure_logging(
     *,
     level: str = "INFO",
@@ -266,9 +288,11 @@ def configure_logging(
     handlers.append(stream_handler)
     if log_file is not None:
         log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        create_private(log_file)
         file_handler = logging.handlers.RotatingFileHandler(
             log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True
         )
+        file_handler.rotator = private_rotator
         file_handler.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=[*shared, *tail],

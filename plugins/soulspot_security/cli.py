@@ -11,7 +11,10 @@ from soulspot.cli import fail, with_app
 
 
 def register(cli: click.Group) -> None:
+    from .token_cli import tokens_group
+
     cli.add_command(audit_group)
+    cli.add_command(tokens_group)
 
 
 @click.group("audit")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .origins import check_cors, check_exact
 
 
 def _check_limit(value: str) -> str:
@@ -21,14 +22,6 @@ def _check_limit(value: str) -> str:
             "expected a rate limit like '10/minute' or '100 per hour; 5/second'"
         ) from None
     return value
-
-
-def _check_origin(value: str) -> str:
-    value = value.strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
-        raise ValueError("expected an origin like 'https://app.example.org' (no path)")
-    return value.lower()
 
 
 class SecurityConfig(BaseModel):
@@ -86,12 +79,21 @@ class SecurityConfig(BaseModel):
             "is limited to 30/minute unless set here."
         ),
     )
+    api_token_rate_limit: str = Field(
+        "120/minute",
+        description=(
+            "Limit per personal API token (Authorization: Bearer ssp_...), counted per token, "
+            "not per address (empty: none)."
+        ),
+    )
     # --- CORS ------------------------------------------------------------------------------
     cors_origins: list[str] = Field(
         default_factory=list,
         description=(
             "Origins allowed to call /api/* from a browser (CORS), e.g. "
-            '["https://dash.example.org"]. Empty: same-origin only (no CORS headers).'
+            '["https://dash.example.org"]: exact origins, or "https://*.example.org" for '
+            "every subdomain of example.org (nothing else: no bare *, no regex). Empty: "
+            "same-origin only (no CORS headers)."
         ),
     )
     cors_allow_credentials: bool = Field(
@@ -103,7 +105,7 @@ class SecurityConfig(BaseModel):
         default_factory=list,
         description=(
             "Other origins whose state-changing requests are accepted (besides the app's own "
-            "origin and [kernel] public_url)."
+            "origin and [kernel] public_url); exact origins only."
         ),
     )
     # --- input -----------------------------------------------------------------------------
@@ -111,6 +113,50 @@ class SecurityConfig(BaseModel):
         1_048_576,
         ge=1024,
         description="Largest request body accepted (bytes); larger requests get 413.",
+    )
+    json_max_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description=(
+            "Largest JSON body any route parses (bytes); larger ones get 413, before parsing."
+        ),
+    )
+    json_max_depth: int = Field(
+        32,
+        ge=2,
+        le=500,
+        description=(
+            "Deepest nesting of arrays and objects in a JSON body; deeper ones get 400 "
+            "(Python's parser recurses per level: unbounded, a small body could crash it)."
+        ),
+    )
+    # --- refused requests ------------------------------------------------------------------
+    audit_window_seconds: int = Field(
+        60,
+        ge=1,
+        le=86400,
+        description=(
+            "Window for refused requests (CSRF, bad API tokens): the first refusal of each "
+            "kind per client is audited, the rest are counted in one summary row per window."
+        ),
+    )
+    audit_max_per_client: int = Field(
+        20,
+        ge=1,
+        description="Most audit rows refused requests of one client write per window.",
+    )
+    audit_max_per_window: int = Field(
+        300,
+        ge=1,
+        description="Most audit rows refused requests of all clients together write per window.",
+    )
+    refused_per_window: int = Field(
+        60,
+        ge=1,
+        description=(
+            "Refused requests a client may send per window on any path; past it they get "
+            "429 with Retry-After (requests that are not refused are never limited by it)."
+        ),
     )
     # --- audit log -------------------------------------------------------------------------
     audit_retention_days: int = Field(
@@ -122,7 +168,9 @@ class SecurityConfig(BaseModel):
         50, ge=5, le=500, description="Audit events per page on the Audit page."
     )
 
-    @field_validator("rate_limit_auth", "rate_limit_api", "rate_limit_default")
+    @field_validator(
+        "rate_limit_auth", "rate_limit_api", "rate_limit_default", "api_token_rate_limit"
+    )
     @classmethod
     def _limit(cls, value: str) -> str:
         return _check_limit(value)
@@ -132,10 +180,15 @@ class SecurityConfig(BaseModel):
     def _limits(cls, value: dict[str, str]) -> dict[str, str]:
         return {k: _check_limit(v) for k, v in value.items()}
 
-    @field_validator("cors_origins", "csrf_trusted_origins")
+    @field_validator("cors_origins")
     @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
-        return [_check_origin(v) for v in value]
+    def _cors_origins(cls, value: list[str]) -> list[str]:
+        return [check_cors(v) for v in value]
+
+    @field_validator("csrf_trusted_origins")
+    @classmethod
+    def _trusted_origins(cls, value: list[str]) -> list[str]:
+        return [check_exact(v) for v in value]
 
     @field_validator("rate_limit_storage_uri")
     @classmethod

@@ -9,8 +9,8 @@ CSRF: a state-changing request (anything but GET, HEAD, OPTIONS, TRACE) is accep
 3. the client sends neither header (scripts, old clients) and carries the CSRF token of its
    Flask session in the form field ``csrf_token`` or the ``X-CSRF-Token`` header.
 
-Refusals answer 403 (problem+json or an HTML page) and write ``security.csrf_rejected`` (once
-per client, reason, origin and endpoint a minute; every refusal is logged).
+Refusals answer 403 (problem+json or an HTML page) and write ``security.csrf_rejected``, bounded
+per client and window by :mod:`.audit_throttle` (429 past the client's budget of refusals).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -28,8 +27,11 @@ from flask import Flask, Response, current_app, request, session
 from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, Problem, problem_response
 
+from .audit_throttle import RefusalThrottle, throttle_for
 from .config import SecurityConfig
-from .ratelimit import OncePerWindow
+from .origins import cors_patterns
+from .refusals import refusal, too_many_refused
+from .token_gate import checked_token
 
 log = logging.getLogger("soulspot.security")
 
@@ -41,7 +43,6 @@ FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 CORS_PATHS = r"/api/.*"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-AUDIT_WINDOW_SECONDS = 60
 
 
 def csrf_token() -> str:
@@ -79,7 +80,9 @@ def normalize_origin(value: str) -> str | None:
 class Guard:
     """The before-request checks, in order: body size, CORS preflight, CSRF."""
 
-    def __init__(self, app: Flask, cfg: SecurityConfig) -> None:
+    def __init__(
+        self, app: Flask, cfg: SecurityConfig, throttle: RefusalThrottle | None = None
+    ) -> None:
         kernel = app.extensions["soulspot"].settings.kernel
         self.max_body = cfg.max_body_bytes
         self.cors = bool(cfg.cors_origins)
@@ -87,7 +90,7 @@ class Guard:
         if kernel.public_url:
             trusted.append(kernel.public_url)
         self.trusted = {o for o in (normalize_origin(t) for t in trusted) if o}
-        self.audited = OncePerWindow()
+        self.throttle = throttle or throttle_for(cfg)
 
     def __call__(self) -> Response | None:
         req = request._get_current_object()  # type: ignore[attr-defined]  # every request
@@ -121,6 +124,8 @@ class Guard:
         view = current_app.view_functions.get(request.endpoint or "")
         if view is not None and getattr(view, "soulspot_csrf_exempt", False):
             return None
+        if checked_token() is not None:
+            return None  # an API token request: no cookies, so nothing to forge (token_gate)
         origin = request.headers.get("Origin")
         if origin is not None:
             if normalize_origin(origin) in self.own_origins():
@@ -147,15 +152,13 @@ class Guard:
         return self.reject("missing-token" if not sent else "bad-token")
 
     def reject(self, reason: str, **details: Any) -> Response:
-        # One audit event per client, reason, origin and endpoint a minute: a hostile page
-        # that makes a browser POST in a loop must not flood the audit table.
-        key = (
-            request.remote_addr or "",
-            reason,
-            str(details.get("origin")),
-            request.endpoint or "",
-        )
-        if self.audited.first_in_window(key, time.time() + AUDIT_WINDOW_SECONDS):
+        # A hostile page that makes a browser POST in a loop must not flood the audit table
+        # or the log: first refusal of a kind per client and window, then counts (see
+        # audit_throttle); past the per-client budget, a cheap 429.
+        decision = refusal(self.throttle, "security.csrf_rejected", reason, details.get("origin"))
+        if decision.retry_after is not None:
+            return too_many_refused(decision.retry_after)
+        if decision.audit:
             audit(
                 "security.csrf_rejected",
                 outcome="refused",
@@ -164,10 +167,11 @@ class Guard:
                 path=request.path,
                 **details,
             )
-        log.warning(
-            "cross-site request refused",
-            extra={"reason": reason, "path": request.path, "method": request.method},
-        )
+        if decision.log:
+            log.warning(
+                "cross-site request refused",
+                extra={"reason": reason, "path": request.path, "method": request.method},
+            )
         return problem_response(
             403,
             "Cross-site request refused",
@@ -178,9 +182,9 @@ class Guard:
         )
 
 
-def install(app: Flask, cfg: SecurityConfig) -> Guard:
+def install(app: Flask, cfg: SecurityConfig, throttle: RefusalThrottle | None = None) -> Guard:
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
-    guard = Guard(app, cfg)
+    guard = Guard(app, cfg, throttle)
     app.before_request(guard)
     app.jinja_env.globals["csrf_token"] = csrf_token
     if cfg.cors_origins:
@@ -188,7 +192,7 @@ def install(app: Flask, cfg: SecurityConfig) -> Guard:
 
         CORS(
             app,
-            resources={CORS_PATHS: {"origins": list(cfg.cors_origins)}},
+            resources={CORS_PATHS: {"origins": cors_patterns(cfg.cors_origins)}},
             supports_credentials=cfg.cors_allow_credentials,
             max_age=cfg.cors_max_age,
             allow_headers=["Content-Type", HEADER],

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from soulspot import hookimpl
-from soulspot.types import DashboardPanel, Job, NavItem, PluginManifest
+from soulspot.types import DashboardPanel, Job, Migration, NavItem, PluginManifest, User
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -35,9 +35,24 @@ def init_app(app: Flask) -> None:
 
 @hookimpl
 def register_blueprints(app: Flask) -> Iterable[Blueprint]:
+    from .token_views import bp as tokens_bp
     from .views import bp
 
-    return [bp]
+    return [bp, tokens_bp]
+
+
+@hookimpl
+def migrations() -> Iterable[Migration]:
+    from .api_tokens import migrations as token_migrations
+
+    return token_migrations()
+
+
+@hookimpl
+def user_from_token(token: str) -> User | None:
+    from .token_gate import user_for
+
+    return user_for(token)
 
 
 @hookimpl(trylast=True)
@@ -49,7 +64,10 @@ def startup(app: Flask) -> None:
 
 @hookimpl
 def nav_items(app: Flask) -> Iterable[NavItem]:
-    return [NavItem("Audit", "security.audit_page", 800)]
+    return [
+        NavItem("Audit", "security.audit_page", 800),
+        NavItem("API tokens", "api_tokens.tokens_page", 810),
+    ]
 
 
 @hookimpl
@@ -61,9 +79,16 @@ def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
 
 @hookimpl
 def jobs(app: Flask) -> Iterable[Job]:
-    from .setup import retention_job
+    from .setup import retention_job, summary_job
 
-    return [retention_job(app)]
+    return [retention_job(app), summary_job(app)]
+
+
+@hookimpl
+def shutdown(app: Flask) -> None:
+    from .setup import on_shutdown
+
+    on_shutdown(app)
 
 
 @hookimpl

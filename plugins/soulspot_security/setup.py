@@ -9,7 +9,8 @@ from flask import Flask
 
 from soulspot.types import Job
 
-from . import guard, headers, ratelimit
+from . import cache_control, guard, headers, json_limits, ratelimit, token_gate
+from .audit_throttle import RefusalThrottle, throttle_for
 from .config import SecurityConfig
 
 log = logging.getLogger("soulspot.security")
@@ -28,10 +29,20 @@ def install(app: Flask) -> None:
     """Order matters: talisman first (its nonce exists even for requests refused later), then
     the rate limiter, then body size / CORS preflight / CSRF."""
     cfg = config(app)
+    json_limits.install(app, cfg.json_max_bytes, cfg.json_max_depth)
     talisman = headers.install(app, cfg)
     limiter = ratelimit.install(app, cfg)
-    checks = guard.install(app, cfg)
-    app.extensions[EXTENSION] = {"talisman": talisman, "limiter": limiter, "guard": checks}
+    throttle = throttle_for(cfg)
+    # API tokens before CSRF: a checked token request is exempt, a bad token gets 401
+    tokens = token_gate.install(app, cfg.api_token_rate_limit, cfg.rate_limit_storage_uri, throttle)
+    checks = guard.install(app, cfg, throttle)
+    cache_control.install(app)
+    app.extensions[EXTENSION] = {
+        "talisman": talisman,
+        "limiter": limiter,
+        "guard": checks,
+        "tokens": tokens,
+    }
 
 
 def on_startup(app: Flask) -> None:
@@ -50,6 +61,28 @@ def panel_context() -> dict[str, Any]:
     from .auditlog import recent
 
     return {"enabled": has_storage(), "events": recent(5)}
+
+
+def throttle(app: Flask) -> RefusalThrottle:
+    guard_checks: guard.Guard = app.extensions[EXTENSION]["guard"]
+    return guard_checks.throttle
+
+
+def summary_job(app: Flask) -> Job:
+    from .refusals import summary_job as job
+
+    return job(app, throttle(app))
+
+
+def on_shutdown(app: Flask) -> None:
+    """Write what the refused-request counters still hold (the process is going away)."""
+    from .refusals import flush
+
+    try:
+        with app.app_context():
+            flush(throttle(app), everything=True)
+    except Exception:  # shutdown goes on; say so in the log
+        log.exception("could not write the refused-request summaries")
 
 
 def retention_job(app: Flask) -> Job:

@@ -23,7 +23,6 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SOULSPOT = str(BIN / "soulspot")
 FLASK = str(BIN / "flask")
-BUILTINS = ("sqlite", "spotify", "observability", "metrics", "security", "backup", "tracing", "notify", "library")
 BUILTINS = (
     "sqlite",
     "spotify",
@@ -33,6 +32,8 @@ BUILTINS = (
     "backup",
     "library",
     "collection",
+    "tracing",
+    "notify",
 )
 ALL_BUILTINS_OFF = ",".join(BUILTINS)
 

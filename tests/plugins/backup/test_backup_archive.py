@@ -125,22 +125,22 @@ def test_encrypted_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
 @pytest.mark.parametrize("cut", [10, 30, 0.5, -1])
 def test_truncated_encrypted_archive_is_reported(tmp_path: Path, cut: float) -> None:
     target = tmp_path / "a.tar.enc"
-    write_archive(target, _staging(tmp_path), BASE, "pw")
+    write_archive(target, _staging(tmp_path), BASE, "pw-long-enough")
     data = target.read_bytes()
     end = int(cut) if cut >= 1 else (len(data) - 1 if cut == -1 else int(len(data) * cut))
     target.write_bytes(data[:end])
-    result = read_archive(target, "pw")
+    result = read_archive(target, "pw-long-enough")
     assert result.manifest is None
     assert any("truncated" in p for p in result.problems), result.problems
 
 
 def test_tampered_encrypted_archive_fails_authentication(tmp_path: Path) -> None:
     target = tmp_path / "a.tar.enc"
-    write_archive(target, _staging(tmp_path), BASE, "pw")
+    write_archive(target, _staging(tmp_path), BASE, "pw-long-enough")
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
-    result = read_archive(target, "pw")
+    result = read_archive(target, "pw-long-enough")
     assert any("fails authentication" in p for p in result.problems), result.problems
 
 

@@ -104,7 +104,7 @@ def test_encrypted_backup_from_the_page_and_a_wrong_passphrase(
     insert_rows(app, 10)
     client = app.test_client()
     token = csrf_from(client.get("/backups").get_data(as_text=True))
-    client.post("/backups/create", data={"csrf_token": token, "passphrase": "page secret"})
+    client.post("/backups/create", data={"csrf_token": token, "passphrase": "page secret 12"})
     (info,) = service(app).backups()
     assert info.encrypted and info.verified
     insert_rows(app, 5, start=10)
@@ -117,7 +117,7 @@ def test_encrypted_backup_from_the_page_and_a_wrong_passphrase(
     assert len(all_rows(app)) == 15
     client.post(
         f"/backups/{info.id}/restore",
-        data={"csrf_token": token, "confirm": "restore", "passphrase": "page secret"},
+        data={"csrf_token": token, "confirm": "restore", "passphrase": "page secret 12"},
     )
     assert len(all_rows(app)) == 10
 

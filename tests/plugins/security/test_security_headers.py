@@ -168,10 +168,14 @@ def test_json_api_routes_get_a_csp_that_allows_no_script_at_all(make_app: Any) -
 
 def test_no_hsts_and_no_redirect_on_plain_http(make_app: Any) -> None:
     app = make_app(disable=NO_AUTH)
-    resp = app.test_client().get("/", headers={"X-Forwarded-Proto": "http"})
+    resp = app.test_client().get("/")
     assert resp.status_code == 200
     assert "Strict-Transport-Security" not in resp.headers
     assert "Secure" not in (resp.headers.get("Set-Cookie") or "")
+    # a forwarding header nobody is configured to trust: never "this machine" (issue 15)
+    resp = app.test_client().get("/", headers={"X-Forwarded-Proto": "http"})
+    assert resp.status_code == 403
+    assert "Strict-Transport-Security" not in resp.headers
 
 
 def test_https_public_url_behind_a_proxy(make_app: Any) -> None:
