@@ -11,11 +11,18 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:  # for type checkers only: `soulspot --help` imports no Flask
+    import pluggy
+    from flask import Flask
+
+    from .config import Settings
+    from .plugins import PluginInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,15 +109,15 @@ class CliState:
 
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
-        self._app: Any = None
+        self._app: Flask | None = None
 
-    def configuration(self) -> Any:
+    def configuration(self) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
         """``(settings, plugin manager, plugin infos)`` without building the app."""
         from .app import load_configuration
 
         return load_configuration(config_path=self.config_path)
 
-    def app(self) -> Any:
+    def app(self) -> Flask:
         if self._app is None:
             from .app import create_app
 
@@ -118,7 +125,7 @@ class CliState:
         return self._app
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` to stderr and exit with ``code`` (no traceback)."""
     click.echo(message, err=True)
     sys.exit(code)
@@ -159,11 +166,11 @@ def confirm(question: str, yes: bool) -> None:
         fail("Aborted; nothing was changed.", code=1)
 
 
-def current_app_from_cli() -> Any:
+def current_app_from_cli() -> Flask:
     """The app of the running CLI command (inside :func:`with_app`)."""
     from flask import current_app
 
-    return current_app._get_current_object()  # type: ignore[attr-defined]
+    return cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @click.group(cls=SoulspotGroup, context_settings={"help_option_names": ["-h", "--help"]})
