@@ -238,6 +238,36 @@ def plugins_command(state: CliState, as_json: bool) -> None:
             click.echo(f"      hooks:    {', '.join(p.hooks) or '-'}")
 
 
+@cli.group("plugin")
+def plugin_group() -> None:
+    """Start a new plugin."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "target",
+    type=click.Path(file_okay=False),
+    help="Where to write it [default: ./soulspot-NAME].",
+)
+def plugin_new(name: str, target: str | None) -> None:
+    """Write a new plugin distribution NAME whose tests pass as generated: pyproject.toml
+    with the entry point, config, a page, a JSON API, a table and its migration, CLI
+    commands, a health check, tests, a README and a CI workflow."""
+    from .scaffold import ScaffoldError, create
+
+    path = Path(target or f"soulspot-{name.replace('_', '-')}")
+    try:
+        written = create(name, path)
+    except ScaffoldError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}", code=1)
+    click.echo(f"wrote {len(written)} files to {path}/")
+    click.echo(f"next: pip install -e '{path}[test]' && (cd {path} && pytest)")
+
+
 @cli.group("config")
 def config_group() -> None:
     """Check and show configuration."""

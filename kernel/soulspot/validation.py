@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from flask import current_app, make_response, request
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -29,6 +29,19 @@ from werkzeug.wrappers import Response
 from .errors import Problem, ValidationFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+
+
+class Validated(Protocol):
+    """What ``@validate(...)`` returns, for type checkers: a view that returns a pydantic
+    model becomes a view returning a ``Response`` (what Flask's ``route`` accepts); any other
+    view keeps its type."""
+
+    @overload
+    def __call__(self, view: Callable[P, BaseModel]) -> Callable[P, Response]: ...
+    @overload
+    def __call__(self, view: F) -> F: ...
+
 
 #: The form field that carries the CSRF token (the kernel's ``csrf_token()`` template global).
 CSRF_FIELD = "csrf_token"
@@ -72,10 +85,13 @@ def validate(
     status: int = 200,
     summary: str = "",
     errors: Mapping[int, str] | None = None,
-) -> Callable[[F], F]:
+) -> Validated:
+    """Validate the request into ``query``/``body``/``form`` models, describe the route in the
+    OpenAPI document, and answer as it says: a returned model is serialised as JSON, a body
+    returned without a status of its own gets ``status``."""
     spec = ApiSpec(query, body, form, response, status, summary, dict(errors or {}))
 
-    def decorate(view: F) -> F:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if query is not None:
@@ -102,9 +118,9 @@ def validate(
             return _answer(spec, view(*args, **kwargs))
 
         wrapped.soulspot_api = spec  # type: ignore[attr-defined]
-        return cast(F, wrapped)
+        return wrapped
 
-    return decorate
+    return cast(Validated, decorate)
 
 
 def _answer(spec: ApiSpec, rv: Any) -> Any:

@@ -42,9 +42,7 @@ COMMANDS = leaf_commands()
 
 
 def test_the_walk_finds_the_commands():
-    assert {"db status", "db upgrade", "plugins", "config check", "backup list"} <= set(
-        COMMANDS
-    )
+    assert {"db status", "db upgrade", "plugins", "config check", "backup list"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
