@@ -25,7 +25,7 @@ def example(hook: str) -> types.ModuleType:
     match = BLOCK.search(section)
     assert match, f"docs/plugins.md: no python example under ### `{hook}`"
     module = types.ModuleType(f"notes_{hook}")
-    exec(compile(match.group(1), f"docs/plugins.md#{hook}", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(match.group(1), f"docs/plugins.md#{hook}", "exec"), module.__dict__)
     module.manifest = hookimpl(lambda: PluginManifest(description="notes, from the docs"))
     return module
 
