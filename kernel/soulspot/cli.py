@@ -11,11 +11,18 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:  # for type checkers only: `soulspot --help` imports no Flask
+    import pluggy
+    from flask import Flask
+
+    from .config import Settings
+    from .plugins import PluginInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,15 +109,15 @@ class CliState:
 
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
-        self._app: Any = None
+        self._app: Flask | None = None
 
-    def configuration(self) -> Any:
+    def configuration(self) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
         """``(settings, plugin manager, plugin infos)`` without building the app."""
         from .app import load_configuration
 
         return load_configuration(config_path=self.config_path)
 
-    def app(self) -> Any:
+    def app(self) -> Flask:
         if self._app is None:
             from .app import create_app
 
@@ -118,7 +125,7 @@ class CliState:
         return self._app
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` to stderr and exit with ``code`` (no traceback)."""
     click.echo(message, err=True)
     sys.exit(code)
@@ -166,11 +173,11 @@ def confirm(question: str, yes: bool) -> None:
         fail("Aborted; nothing was changed.", code=1)
 
 
-def current_app_from_cli() -> Any:
+def current_app_from_cli() -> Flask:
     """The app of the running CLI command (inside :func:`with_app`)."""
     from flask import current_app
 
-    return current_app._get_current_object()  # type: ignore[attr-defined]
+    return cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @click.group(cls=SoulspotGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -236,6 +243,36 @@ def plugins_command(state: CliState, as_json: bool) -> None:
             click.echo(f"      provides: {', '.join(p.provides) or '-'}")
             click.echo(f"      requires: {', '.join(p.requires) or '-'}")
             click.echo(f"      hooks:    {', '.join(p.hooks) or '-'}")
+
+
+@cli.group("plugin")
+def plugin_group() -> None:
+    """Start a new plugin."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "target",
+    type=click.Path(file_okay=False),
+    help="Where to write it [default: ./soulspot-NAME].",
+)
+def plugin_new(name: str, target: str | None) -> None:
+    """Write a new plugin distribution NAME whose tests pass as generated: pyproject.toml
+    with the entry point, config, a page, a JSON API, a table and its migration, CLI
+    commands, a health check, tests, a README and a CI workflow."""
+    from .scaffold import ScaffoldError, create
+
+    path = Path(target or f"soulspot-{name.replace('_', '-')}")
+    try:
+        written = create(name, path)
+    except ScaffoldError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}", code=1)
+    click.echo(f"wrote {len(written)} files to {path}/")
+    click.echo(f"next: pip install -e '{path}[test]' && (cd {path} && pytest)")
 
 
 @cli.group("config")

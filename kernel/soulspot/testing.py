@@ -9,10 +9,13 @@ Fixtures:
 - ``live_server(app)`` serves an app on a free loopback port in a background thread
   (waitress, the same server as ``soulspot serve``) until the test ends;
 - ``run_cli(args, config=..., disable=..., only=...)`` runs the ``soulspot`` command in
-  process (click's ``CliRunner``) against a config file under ``tmp_path``.
+  process (click's ``CliRunner``) against a config file under ``tmp_path``; every call of
+  one test shares one data dir (``data_dir=`` picks another).
 
 Functions: :func:`build_app`, :func:`run_jobs` (run a scheduled job once, as the scheduler
-would), :func:`installed_plugins`; :class:`LiveServer` (a context manager).
+would), :func:`installed_plugins`, :func:`session_cookies` and :func:`signed_in_client` (be
+signed in through the auth plugin's real sessions); :class:`LiveServer` (a context manager,
+with :meth:`LiveServer.signed_in`).
 """
 
 from __future__ import annotations
@@ -22,13 +25,20 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from .app import create_app
 from .scheduler import collect_jobs, run_job
+from .types import SessionIssuer, User
+from .validation import CHECK_RESPONSES
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+    from click.testing import Result
 
 
 def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,7 +94,52 @@ def build_app(
             Path(config_path).parent.mkdir(parents=True, exist_ok=True)
             Path(config_path).write_text("# empty: defaults plus test overrides\n")
     merged = deep_merge({"kernel": {"data_dir": str(data_dir)}}, config or {})
-    return create_app(merged, plugins=plugins, env=base_env, config_path=config_path)
+    app = create_app(merged, plugins=plugins, env=base_env, config_path=config_path)
+    # Validated views keep the OpenAPI document's promise (status, response model) in tests.
+    app.config[CHECK_RESPONSES] = True
+    return app
+
+
+#: Headers a browser sends from SoulSpot's own pages: state-changing requests then pass the
+#: CSRF check the way a form on the page would.
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def session_cookies(
+    app: Flask, user_id: str = "owner", display_name: str | None = None
+) -> dict[str, str]:
+    """Cookies (name -> value) that sign ``user_id`` in to ``app``: a real session of the
+    enabled auth plugin, created as a completed sign-in would create it (the first user
+    claims an unclaimed instance). Raises :class:`LookupError` when no auth plugin is
+    enabled, :class:`TypeError` when it cannot issue sessions, :class:`PermissionError` when
+    it would refuse this user."""
+    auth = app.extensions["soulspot"].auth
+    if auth is None:
+        raise LookupError(
+            "no auth plugin is enabled in this app, so nobody can be signed in (and every "
+            "loopback client is let in anyway); enable one, e.g. "
+            'make_app(only=["sqlite", "spotify", "your-plugin"])'
+        )
+    if not isinstance(auth, SessionIssuer):
+        raise TypeError(
+            f"the auth provider {type(auth).__name__} cannot issue sessions: it has no "
+            "issue_session(user) method (soulspot.types.SessionIssuer)"
+        )
+    with app.app_context():
+        return dict(auth.issue_session(User(id=user_id, display_name=display_name or user_id)))
+
+
+def signed_in_client(
+    app: Flask, user_id: str = "owner", display_name: str | None = None
+) -> FlaskClient:
+    """``app.test_client()`` carrying the session cookies of :func:`session_cookies` and the
+    headers of a browser on SoulSpot's own pages (``Sec-Fetch-Site: same-origin``), so pages,
+    API calls and form posts go through as for the signed-in ``user_id``."""
+    client = app.test_client()
+    for name, value in session_cookies(app, user_id, display_name).items():
+        client.set_cookie(name, value)
+    client.environ_base.update({"HTTP_SEC_FETCH_SITE": "same-origin"})
+    return client
 
 
 def run_jobs(app: Flask, job_id: str) -> None:
@@ -113,6 +168,20 @@ class LiveServer:
     def __enter__(self) -> LiveServer:
         self.thread.start()
         return self
+
+    def signed_in(
+        self, user_id: str = "owner", display_name: str | None = None
+    ) -> requests.Session:
+        """A ``requests.Session`` signed in to this server as ``user_id`` (cookies of
+        :func:`session_cookies`, headers of a browser on SoulSpot's own pages). For scripts
+        and browsers, :func:`session_cookies` gives the cookies alone."""
+        import requests
+
+        http = requests.Session()
+        for name, value in session_cookies(self.app, user_id, display_name).items():
+            http.cookies.set(name, value, domain="127.0.0.1", path="/")
+        http.headers.update(SAME_ORIGIN)
+        return http
 
     def __exit__(self, *exc: object) -> None:
         # Close every socket (listener, keep-alive connections, trigger) from inside the
@@ -202,10 +271,12 @@ def to_toml(config: Mapping[str, Any]) -> str:
 
 
 @pytest.fixture
-def run_cli(tmp_path: Path) -> Callable[..., Any]:
+def run_cli(tmp_path: Path) -> Callable[..., Result]:
     """Factory fixture: ``result = run_cli(["hello", "greet"], config={...}, disable=[...],
-    only=[...], env={...}, input="y\\n")`` runs ``soulspot`` in process with a config file
-    whose ``[kernel] data_dir`` is under ``tmp_path``; returns click's ``Result``
+    only=[...], env={...}, input="y\\n", data_dir=None)`` runs ``soulspot`` in process with a
+    config file whose ``[kernel] data_dir`` is ``tmp_path / "cli-data"``: every call of one
+    test shares that data dir (so "add, then count" counts), unless ``data_dir=`` (or a
+    ``[kernel] data_dir`` in ``config``) names another. Returns click's ``Result``
     (``exit_code``, ``output``, ``stdout``, ``stderr``)."""
 
     from click.testing import CliRunner
@@ -222,10 +293,12 @@ def run_cli(tmp_path: Path) -> Callable[..., Any]:
         only: Iterable[str] | None = None,
         env: Mapping[str, str] | None = None,
         input: str | None = None,
-    ) -> Any:
+        data_dir: str | os.PathLike[str] | None = None,
+    ) -> Result:
         n = next(counter)
         path = tmp_path / f"cli{n}.toml"
-        merged = deep_merge({"kernel": {"data_dir": str(tmp_path / f"cli-data{n}")}}, config or {})
+        target = tmp_path / "cli-data" if data_dir is None else Path(data_dir)
+        merged = deep_merge({"kernel": {"data_dir": str(target)}}, config or {})
         path.write_text(to_toml(merged))
         run_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("SOULSPOT")}
         run_env.update(env or {})

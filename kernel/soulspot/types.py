@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 #: Concerns that at most one enabled plugin may provide.
 EXCLUSIVE_CONCERNS = frozenset({"storage", "auth", "backup", "library"})
@@ -153,3 +153,17 @@ class AuditEvent:
     request_id: str | None = None
     outcome: Literal["ok", "failed", "refused"] = "ok"
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SessionIssuer(Protocol):
+    """What an auth provider (returned by the ``auth_provider`` hook) may also offer: sign a
+    user in without the interactive sign-in, with the same server-side sessions a completed
+    sign-in creates. :func:`soulspot.testing.session_cookies` uses it, so plugin tests and
+    scripts can be signed in without a stand-in of the identity provider."""
+
+    def issue_session(self, user: User) -> Mapping[str, str]:
+        """Create a session for ``user`` and return the cookies (name -> value) that carry
+        it. Runs inside an app context; raises :class:`PermissionError` (with a message
+        saying why) when the provider would refuse that user a sign-in."""
+        ...

@@ -134,6 +134,11 @@ def record_plugin_changes() -> list[str] | None:
         return None
     current = sorted(p.name for p in kernel().enabled_plugins())
     store = storage()
+    if store.schema_versions() != store.head_versions():
+        # Migrations are pending (`soulspot db status` / `upgrade` on a fresh or older
+        # database): the settings table may not exist yet. Compare at the next start.
+        log.debug("schema not current: enabled plugins are compared at the next start")
+        return current
     with store.connection():
         previous = store.settings.get(PLUGINS_KEY)
         if previous == current:

@@ -13,7 +13,7 @@ import datetime as dt
 import secrets
 from typing import TYPE_CHECKING, Any, cast
 
-from flask import g, request, url_for
+from flask import g, has_request_context, request, url_for
 from werkzeug.wrappers import Response
 
 from soulspot import api
@@ -65,10 +65,11 @@ class SessionManager:
     # --- lifetime --------------------------------------------------------------------------
 
     def create(self, user_id: str, display_name: str) -> str:
-        """A new session (new id: no fixation); returns the cookie value."""
+        """A new session (new id: no fixation); returns the cookie value. Outside a request
+        (a session issued to a test or script) it records no address or browser."""
         value = secrets.token_urlsafe(32)
         now = utcnow()
-        agent = request.user_agent.string
+        agent = request.user_agent.string if has_request_context() else None
         api.storage().sessions.create(
             SessionRecord(
                 id=sha256(value),
@@ -145,6 +146,28 @@ class SpotifyAuth:
 
     def current_user(self) -> User | None:
         return self.rt.sessions.user()
+
+    def issue_session(self, user: User) -> dict[str, str]:
+        """Sign ``user`` in without Spotify (``soulspot.types.SessionIssuer``): the session and
+        owner claim a completed sign-in makes, audited as ``auth.sign_in`` with
+        ``via="issued"``. No Spotify tokens are stored: pages that call Spotify say it is not
+        connected. For tests and scripts (``soulspot.testing.session_cookies``)."""
+        from .runtime import SETTING_OWNER
+
+        store = api.storage()
+        with store.connection():
+            with store.write_transaction():
+                claimed = not self.rt.config.owner and not self.rt.owner()
+                if claimed:
+                    store.settings.set(SETTING_OWNER, user.id)
+            if not self.rt.is_allowed(user.id):
+                raise PermissionError(
+                    f"{user.id!r} may not sign in: this SoulSpot belongs to "
+                    f"{self.rt.owner()!r} (add the id to [plugins.spotify] allowed_users)"
+                )
+            value = self.rt.sessions.create(user.id, user.display_name)
+            api.audit("auth.sign_in", actor=user.id, via="issued", owner_claimed=claimed)
+        return {self.rt.sessions.cookie_name(): value}
 
     def login_url(self, next_url: str) -> str:
         if not self.rt.client_id():

@@ -47,3 +47,20 @@ def test_plugins_md_anchors_exist():
     }
     for anchor in re.findall(r"\]\(#([^)]+)\)", text):
         assert anchor in headings, f"docs/plugins.md links to missing #{anchor}"
+
+
+ENV_VAR = re.compile(r"\bSOULSPOT__([A-Za-z<>]+)__")
+
+
+def test_one_spelling_of_config_env_vars():
+    """Config env vars are ``SOULSPOT__<SECTION>__<KEY>`` with the plugin's name as section
+    (``SOULSPOT__SQLITE__...``), on every page — never ``SOULSPOT__PLUGINS__SQLITE__...``."""
+    from soulspot.testing import installed_plugins
+
+    sections = {"kernel", "hello", "section", "name", "plugin", *installed_plugins()}
+    pages = [*DOCS.rglob("*.md"), REPO / "README.md", *REPO.glob("examples/*/README.md")]
+    for page in pages:
+        for section in ENV_VAR.findall(page.read_text()):
+            if section.startswith("<"):
+                continue  # a placeholder: SOULSPOT__<NAME>__<KEY>
+            assert section.lower() in sections, f"{page.relative_to(REPO)}: SOULSPOT__{section}__"

@@ -86,6 +86,8 @@ def test_discovered(tmp_path, hello_site):
         "dashboard_panels",
         "health_checks",
         "jobs",
+        "metrics",
+        "migrations",
         "nav_items",
         "register_blueprints",
         "register_commands",
@@ -220,4 +222,4 @@ def test_the_examples_own_tests_pass(tmp_path, hello_site):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 passed" in result.stdout
+    assert "11 passed" in result.stdout

@@ -6,6 +6,7 @@ plugin's own views are imported inside the hooks that need them, never at the to
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
@@ -14,6 +15,7 @@ from soulspot.types import (
     DashboardPanel,
     HealthCheck,
     Job,
+    Migration,
     NavItem,
     PluginManifest,
 )
@@ -29,15 +31,34 @@ def manifest() -> PluginManifest:
         # a string: the model is imported only when an app is built
         config_model="soulspot_hello.config:HelloConfig",
         kernel=">=0.1,<1.0",
-        description="Example plugin: a page, a command, config, a health check and a job.",
+        description=(
+            "Example plugin: a page, a JSON API, a table, a command, config, a health check, "
+            "a job, an audit event and a metric."
+        ),
     )
 
 
 @hookimpl
 def register_blueprints(app: Flask) -> list[Blueprint]:
+    from .api import api_bp
     from .views import bp
 
-    return [bp]
+    return [bp, api_bp]
+
+
+@hookimpl
+def migrations() -> list[Migration]:
+    # Collected by the storage plugin when one is enabled (the API then keeps greetings).
+    from .models import migrations as schema_steps
+
+    return schema_steps()
+
+
+@hookimpl
+def metrics(app: Flask) -> Iterable[Any]:
+    from .state import state
+
+    return [state(app).greetings]
 
 
 @hookimpl

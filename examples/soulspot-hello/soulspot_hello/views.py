@@ -6,20 +6,21 @@ from flask import Blueprint, current_app, render_template
 
 from soulspot.api import config_for
 
+from .state import state
+
 bp = Blueprint("hello", __name__, template_folder="templates")
 
 
 def runs() -> int:
     """How often the ``hello.count`` job ran in this app (kept per app, not per process)."""
-    state: dict[str, int] = current_app.extensions.setdefault("soulspot_hello", {"runs": 0})
-    return state["runs"]
+    return state(current_app).runs
 
 
 def count_job() -> None:
     """The scheduled job: runs in an app context, with a run id as its request id."""
-    state = current_app.extensions.setdefault("soulspot_hello", {"runs": 0})
-    state["runs"] += 1
-    current_app.logger.getChild("hello").info("counted", extra={"runs": state["runs"]})
+    hello = state(current_app)
+    hello.runs += 1
+    current_app.logger.getChild("hello").info("counted", extra={"runs": hello.runs})
 
 
 @bp.get("/hello")

@@ -13,7 +13,20 @@ from soulspot.testing import run_jobs
 
 # The built-in plugins are not what we test here; `spotify` is the sign-in (auth) concern,
 # disabled so pages answer on loopback without signing in.
-OTHERS = ["sqlite", "spotify", "observability", "metrics", "security", "backup", "library"]
+OTHERS = [
+    "sqlite",
+    "spotify",
+    "observability",
+    "metrics",
+    "security",
+    "backup",
+    "library",
+    "collection",
+    "tracing",
+    "notify",
+]
+#: With storage (the greetings table) and the metrics plugin (/metrics), still no sign-in.
+STORED = ["sqlite", "metrics", "hello"]
 
 
 def test_page_nav_and_panel(make_app):
@@ -61,3 +74,48 @@ def test_command(run_cli):
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "Ahoy, Ada!"
+
+
+def test_api_stores_a_greeting(make_app):
+    client = make_app(only=STORED).test_client()
+    created = client.post("/api/hello/greetings", json={"name": "Ada"})
+    assert created.status_code == 201
+    assert created.get_json()["name"] == "Ada"
+    listed = client.get("/api/hello/greetings?limit=5").get_json()
+    assert [g["name"] for g in listed["greetings"]] == ["Ada"]
+
+
+def test_api_validates_its_input(make_app):
+    client = make_app(only=STORED).test_client()
+    refused = client.post("/api/hello/greetings", json={"name": "", "extra": 1})
+    assert refused.status_code == 422
+    assert sorted(e["loc"][0] for e in refused.get_json()["errors"]) == ["extra", "name"]
+    assert client.get("/api/hello/greetings?limit=0").status_code == 422
+
+
+def test_api_without_storage_says_so(make_app):
+    answer = make_app(disable=OTHERS).test_client().get("/api/hello/greetings")
+    assert answer.status_code == 409
+    assert answer.get_json()["title"] == "No storage"
+
+
+def test_a_greeting_is_audited_and_counted(make_app):
+    app = make_app(only=STORED)
+    client = app.test_client()
+    greeting_id = client.post("/api/hello/greetings", json={"name": "Ada"}).get_json()["id"]
+    with app.app_context():
+        from soulspot.api import storage
+
+        [event] = storage().audit.query(event="hello.greeted")
+    assert event.details == {"greeting": greeting_id}
+    scrape = client.get("/metrics").get_data(as_text=True)
+    assert "soulspot_hello_greetings_total 1.0" in scrape
+
+
+def test_migration(run_cli):
+    status = run_cli(["db", "status"], only=STORED)
+    assert status.exit_code == 0, status.output
+    assert "hello" in status.stdout and "pending" in status.stdout
+    assert run_cli(["db", "upgrade"], only=STORED).exit_code == 0
+    # the same data dir: the upgrade is seen
+    assert "pending" not in run_cli(["db", "status"], only=STORED).stdout
