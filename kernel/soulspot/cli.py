@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from . import __version__
+from .upgrade.status import deploy_group
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -286,6 +287,9 @@ def config_reference() -> None:
     from .config_docs import reference_markdown
 
     click.echo(reference_markdown(), nl=False)
+
+
+cli.add_command(deploy_group)
 
 
 def main() -> None:

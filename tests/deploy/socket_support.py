@@ -162,13 +162,16 @@ class ClientLoop:
     stopped: what a user's browser does while an operator restarts the service."""
 
     url: str
+    #: Seconds a request may wait (a browser waits minutes; a crash-looping upgrade that
+    #: rolls back keeps requests in the socket's backlog for tens of seconds).
+    timeout: float = 30.0
     outcomes: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                status, _ = get(self.url)
+                status, _ = get(self.url, timeout=self.timeout)
                 self.outcomes.append(str(status))
             except OSError as exc:  # refused, reset, timed out
                 self.outcomes.append(f"{type(exc).__name__}: {exc}")
