@@ -269,6 +269,15 @@ def take_backup(trigger: str) -> str | None:
     return cast(str | None, kernel().hook.take_backup(app=app, trigger=trigger))
 
 
+def last_deploy() -> dict[str, Any]:
+    """The outcome of the last ``soulspot-upgrade`` run as ``soulspot deploy record`` wrote it
+    (``outcome``, ``from_version``, ``to_version``, ``reason``, ``time``,
+    ``last_success_timestamp``, ``last_failure_timestamp``); ``{}`` when none was recorded."""
+    from .upgrade.status import read_status
+
+    return read_status(data_dir())
+
+
 def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if not _SECRETISH.search(k)}
 

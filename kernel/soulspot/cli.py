@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 
 from . import __version__
+from .upgrade.status import deploy_group
 
 if TYPE_CHECKING:  # for type checkers only: `soulspot --help` imports no Flask
     import pluggy
@@ -330,6 +331,9 @@ def config_reference() -> None:
     from .config_docs import reference_markdown
 
     click.echo(reference_markdown(), nl=False)
+
+
+cli.add_command(deploy_group)
 
 
 def main() -> None:

@@ -81,6 +81,16 @@ class KernelConfig(BaseModel):
             "gzip, whichever the client accepts. Binary downloads are never compressed."
         ),
     )
+    drain_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description=(
+            "On SIGTERM, `soulspot serve` stops accepting and lets in-flight requests finish "
+            "for at most this long before it exits (0: exit at once). Keep it below systemd's "
+            "TimeoutStopSec."
+        ),
+    )
 
     @field_validator("public_url")
     @classmethod

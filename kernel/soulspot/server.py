@@ -1,10 +1,15 @@
-"""``soulspot serve``: waitress (one process, threads), the scheduler, clean SIGTERM."""
+"""``soulspot serve``: waitress (one process, threads), the scheduler, clean SIGTERM.
+
+With socket activation (``soulspot.socket``) it serves on the sockets the service manager
+passes (:mod:`soulspot.sockets`); SIGTERM drains in-flight requests first (:mod:`soulspot.drain`).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 from typing import Any
@@ -15,17 +20,26 @@ from .api import is_loopback
 from .config import ConfigError, KernelConfig, trusted_hosts
 from .datadir import acquire, relabel
 from .scheduler import start_scheduler
+from .sockets import address_of, passed_sockets
 from .state import KernelState
 
 log = logging.getLogger("soulspot.server")
 
 
 def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = True) -> None:
-    """Serve ``app`` until SIGTERM or Ctrl-C, then shut down cleanly."""
+    """Serve ``app`` until SIGTERM or Ctrl-C, then shut down cleanly.
+
+    Sockets passed by a service manager win over ``host``/``port``: the socket unit decides
+    where SoulSpot listens."""
     from waitress.server import create_server
 
+    from .drain import InFlight
+
     state: KernelState = app.extensions["soulspot"]
-    if state.auth is None and not _is_loopback_host(host):
+    sockets = listen_sockets()
+    if sockets:
+        host, port = address_of(sockets[0])
+    if state.auth is None and not all(_is_loopback_host(h) for h in _hosts(sockets, host)):
         raise ConfigError(
             f"refusing to serve on {host}: no sign-in plugin is enabled, so SoulSpot may only "
             "listen on loopback (127.0.0.1). Enable an auth plugin (the built-in one is "
@@ -34,43 +48,48 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
     # one server per data directory: a second one would double the scheduler's backups and
     # swap files under the first; refused before binding, naming the one that runs
     claim = acquire(state.data_dir, f"soulspot serve on http://{host}:{port}")
+    in_flight = InFlight(app)
+    server_map: dict[int, Any] = {}
+    where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     try:
-        server = _create(app, create_server, host, port, threads, state)
+        server = create_server(
+            in_flight,
+            map=server_map,
+            threads=threads,
+            **where,
+            ident="soulspot",
+            **server_adjustments(state.settings.kernel),
+        )
     except BaseException:
         os.close(claim)
         raise
-    bound = f"http://{host}:{server.effective_port}"
+    if not sockets:
+        port = server.effective_port  # type: ignore[union-attr]
+    bound = f"http://{host}:{port}"
     relabel(claim, f"soulspot serve on {bound}")
-    _run(app, server, host, threads, state, claim, scheduler)
-
-
-def _create(
-    app: Flask, create_server: Any, host: str, port: int, threads: int, state: KernelState
-) -> Any:
-    return create_server(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="soulspot",
-        **server_adjustments(state.settings.kernel),
-    )
+    _run(app, server, in_flight, server_map, bound, host, port, threads, len(sockets), claim,
+         scheduler)
 
 
 def _run(
     app: Flask,
     server: Any,
+    in_flight: Any,
+    server_map: dict[int, Any],
+    bound: str,
     host: str,
+    port: int,
     threads: int,
-    state: KernelState,
+    passed: int,
     claim: int,
     scheduler: bool,
 ) -> None:
+    from .drain import Drain
+
+    state: KernelState = app.extensions["soulspot"]
     # Record what was bound (--host/--port win over the file): plugins that build URLs to this
     # server from [kernel] host/port (the default sign-in redirect URI) then get them right.
-    state.settings.kernel = state.settings.kernel.model_copy(
-        update={"host": host, "port": server.effective_port}
-    )
+    state.settings.kernel = state.settings.kernel.model_copy(update={"host": host, "port": port})
     app.config["TRUSTED_HOSTS"] = trusted_hosts(state.settings.kernel)
     state.serving = True
     warning = proxy_warning(state.settings.kernel)
@@ -81,13 +100,21 @@ def _run(
         start_scheduler(app)
     state.hook.before_serve(app=app)
 
+    drain = Drain(
+        in_flight,
+        server_map,
+        state.settings.kernel.drain_seconds,
+        keep_sockets_open=bool(passed),
+    )
+
     def stop(signum: int, _frame: FrameType | None) -> None:
-        raise SystemExit(0)
+        if drain.started is not None or drain.seconds <= 0:
+            raise SystemExit(0)
+        drain.begin()
 
     signal.signal(signal.SIGTERM, stop)
-    bound = f"http://{host}:{server.effective_port}"
     print(f"SoulSpot listening on {bound}", flush=True)
-    log.info("serving", extra={"url": bound, "threads": threads})
+    log.info("serving", extra={"url": bound, "threads": threads, "passed_sockets": passed})
     try:
         server.run()
     finally:
@@ -121,5 +148,16 @@ def proxy_warning(kernel: KernelConfig) -> str | None:
     return None
 
 
+def listen_sockets() -> list[socket.socket]:
+    """The listening sockets a service manager passed (``soulspot.socket``), or ``[]``."""
+    return passed_sockets()
+
+
+def _hosts(sockets: list[socket.socket], host: str) -> list[str]:
+    return [address_of(s)[0] for s in sockets] if sockets else [host]
+
+
 def _is_loopback_host(host: str) -> bool:
+    if host.startswith("unix:"):  # a Unix socket is reachable from this machine only
+        return True
     return host == "localhost" or is_loopback(host)

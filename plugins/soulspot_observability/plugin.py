@@ -133,6 +133,7 @@ class _Collector:
         yield GaugeMetricFamily(
             "soulspot_data_dir_free_bytes", "Free bytes on the data directory's file system"
         )
+        yield from _deploy_metrics(None)
 
     def collect(self) -> Iterator[Any]:
         import shutil
@@ -152,3 +153,32 @@ class _Collector:
             "Free bytes on the data directory's file system",
             value=shutil.disk_usage(data_dir).free,
         )
+        yield from _deploy_metrics(self.app)
+
+
+_DEPLOY_METRICS = {
+    "soulspot_deploy_last_success_timestamp_seconds": (
+        "last_success_timestamp",
+        "When soulspot-upgrade last upgraded successfully (0: never recorded)",
+    ),
+    "soulspot_deploy_last_failure_timestamp_seconds": (
+        "last_failure_timestamp",
+        "When an upgrade last failed and was rolled back or could not be (0: never)",
+    ),
+}
+
+
+def _deploy_metrics(app: Flask | None) -> Iterator[Any]:
+    """The last upgrade's outcome (``soulspot deploy record``), read at scrape time: the
+    upgrade tool writes it while this process runs, or before it starts."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from soulspot.api import last_deploy
+
+    status: dict[str, Any] = {}
+    if app is not None:
+        with app.app_context():
+            status = last_deploy()
+    for name, (key, doc) in _DEPLOY_METRICS.items():
+        value = float(status.get(key, 0) or 0) if app is not None else None
+        yield GaugeMetricFamily(name, doc, value=value)

@@ -1,0 +1,113 @@
+"""Wheels and installs for the upgrade drills: the current SoulSpot and a "next" version built
+from a copy of this tree, installed into release venvs offline.
+
+The next version adds one migration (to the backup plugin, which has none today): a unique
+index on ``drill_note.body``. On data with duplicate bodies it fails — a migration that breaks
+on real data — and once the duplicates are gone it applies; its downgrade drops the index.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from deploy_support import REPO
+
+import soulspot
+
+DRILL_MIGRATION = '''
+
+# --- upgrade drill (added by tests/deploy/upgrade_support.py to the "next" version) -------
+from soulspot.types import Migration as _DrillMigration
+
+
+def _drill_up(db, migrator):
+    db.execute_sql("CREATE TABLE IF NOT EXISTS drill_note (id INTEGER PRIMARY KEY, body TEXT)")
+    db.execute_sql("CREATE UNIQUE INDEX drill_note_body ON drill_note (body)")
+
+
+def _drill_down(db, migrator):
+    db.execute_sql("DROP INDEX drill_note_body")
+
+
+@hookimpl
+def migrations():
+    return [_DrillMigration("backup", 1, "drill notes are unique", _drill_up, _drill_down)]
+'''
+
+
+def next_version(version: str) -> str:
+    major, minor, patch = (int(part) for part in version.split("."))
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def _copy_tree(dest: Path) -> None:
+    dest.mkdir(parents=True)
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+    shutil.copytree(REPO / "kernel", dest / "kernel", ignore=ignore)
+    shutil.copytree(REPO / "plugins", dest / "plugins", ignore=ignore)
+
+
+def start_wheel_build(work: Path, *, drill: bool) -> tuple[subprocess.Popen[str], Path, str]:
+    """Start building a wheel from a copy of the tree (the next version when ``drill``);
+    returns the build process, the output folder and the version."""
+    version = next_version(soulspot.__version__) if drill else soulspot.__version__
+    src, out = work / f"src-{version}", work / f"dist-{version}"
+    _copy_tree(src)
+    if drill:
+        init = src / "kernel" / "soulspot" / "__init__.py"
+        text, count = re.subn(
+            r'^__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text(), flags=re.M
+        )
+        assert count == 1, "kernel/soulspot/__init__.py: no __version__ line"
+        init.write_text(text)
+        plugin = src / "plugins" / "soulspot_backup" / "plugin.py"
+        assert "def migrations" not in plugin.read_text(), "the backup plugin has migrations now"
+        plugin.write_text(plugin.read_text() + DRILL_MIGRATION)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "--wheel-dir",
+            str(out),
+            str(src),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, out, version
+
+
+def finish_wheel_build(proc: subprocess.Popen[str], out: Path, version: str) -> Path:
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output[-3000:]
+    [wheel] = out.glob(f"soulspot-{version}-*.whl")
+    return wheel
+
+
+def dependencies_folder(dest: Path) -> Path:
+    """SoulSpot's dependencies without SoulSpot: every entry of the test venv's site-packages
+    but our own editable install, linked into ``dest``. On PYTHONPATH, a release venv then
+    imports its dependencies from here (offline) and SoulSpot from itself."""
+    dest.mkdir(parents=True)
+    site = Path(sysconfig.get_paths()["purelib"])
+    for entry in site.iterdir():
+        name = entry.name.lower()
+        if "soulspot" in name or name.startswith("__editable__") or name.endswith(".pth"):
+            continue
+        (dest / entry.name).symlink_to(entry)
+    return dest
