@@ -14,7 +14,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY setup.cfg pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY kernel ./kernel
 COPY plugins ./plugins
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -13,11 +13,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP_RUN): setup.cfg pyproject.toml | $(BIN)/python
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(STAMP_TEST): setup.cfg pyproject.toml $(STAMP_RUN)
+$(STAMP_TEST): pyproject.toml $(STAMP_RUN)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 

@@ -131,7 +131,7 @@ def test_dockerignore_sends_only_what_the_wheel_needs() -> None:
         for line in (REPO / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    needed = ["setup.cfg", "pyproject.toml", "README.md"]
+    needed = ["pyproject.toml", "README.md", "LICENSE"]
     needed += [str(p.relative_to(REPO)) for p in (REPO / "kernel").rglob("*") if p.is_file()]
     needed += [str(p.relative_to(REPO)) for p in (REPO / "plugins").rglob("*.py")]
     needed = [p for p in needed if "__pycache__" not in p and ".egg-info" not in p]
@@ -266,7 +266,7 @@ def test_the_build_context_alone_builds_a_complete_wheel(tmp_path: Path) -> None
         if line.strip() and not line.startswith("#")
     ]
     context = tmp_path / "context"
-    for top in ("kernel", "plugins", "setup.cfg", "pyproject.toml", "README.md"):
+    for top in ("kernel", "plugins", "pyproject.toml", "README.md", "LICENSE"):
         source = REPO / top
         for path in [source] if source.is_file() else source.rglob("*"):
             rel = str(path.relative_to(REPO))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,9 @@ KINDS = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
 def test_one_version_source(tmp_path: Path) -> None:
     version = soulspot.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
-    assert "version = attr: soulspot.__version__" in (REPO / "setup.cfg").read_text()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "soulspot.__version__"}
     assert importlib.metadata.version("soulspot") == version
     result = run([SOULSPOT, "--version"], cwd=tmp_path)
     assert result.returncode == 0
