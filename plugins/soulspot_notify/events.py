@@ -64,11 +64,20 @@ def from_audit(event: AuditEvent) -> Message | None:
             f"A sign-in by {who} from {event.ip or 'an unknown address'} was refused "
             f"({_detail(details, 'reason')}).",
         )
-    if event.event in ("deploy.failed", "deploy.rolled_back"):
+    if event.event == "deploy.rolled_back":
         return Message(
             "deploy_failed",
             f"{SITE}: upgrade failed",
-            f"An upgrade failed and was rolled back: {_detail(details, 'reason', 'error')}.",
+            f"The upgrade to {details.get('to_version', 'a new version')} failed and was "
+            f"rolled back: {_detail(details, 'reason', 'error')}.",
+        )
+    if event.event == "deploy.rollback_failed":
+        return Message(
+            "deploy_failed",
+            f"{SITE}: upgrade failed and its rollback too",
+            f"The upgrade to {details.get('to_version', 'a new version')} failed and so did "
+            f"the rollback: {_detail(details, 'reason', 'error')}. The old version may not be "
+            "serving: act now.",
         )
     return None
 

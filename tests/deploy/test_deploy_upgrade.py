@@ -5,7 +5,8 @@ The real ``soulspot serve`` runs from the release the ``current`` link names, on
 held by ``systemd-socket-activate``, restarted by the supervisor stand-in (systemd cannot be
 PID 1 here). The broken upgrade must end on the old version with the data as before and
 every acknowledged write kept; once the data is fixed, the same upgrade ends on the new one.
-Throughout, a client loop sees no refused connection and no 5xx.
+A third version migrates but never becomes ready and cannot downgrade: its rollback restores
+the pre-upgrade backup. Throughout, a client loop sees no refused connection and no 5xx.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Builds:
     current: Path
     next: Path
     next_version: str
+    never_ready: Path
+    never_ready_version: str
     deps: Path
     first_venv: Path  # releases/<current>, made by the documented `python3 -m venv`
 
@@ -57,12 +60,13 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    current = start_wheel_build(work, drill=False)
-    following = start_wheel_build(work, drill=True)
-    wheels = [finish_wheel_build(*current), finish_wheel_build(*following)]
+    builds = [start_wheel_build(work, drill=drill) for drill in (0, 1, 2)]
+    current, following, never = (finish_wheel_build(*build) for build in builds)
     out, _ = venv.communicate(timeout=300)
     assert venv.returncode == 0, out
-    return Builds(wheels[0], wheels[1], following[2], deps, root / "releases")
+    return Builds(
+        current, following, builds[1][2], never, builds[2][2], deps, root / "releases"
+    )
 
 
 @dataclass
@@ -203,7 +207,7 @@ def schema(install: Install) -> dict[str, int]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_broken_upgrade_rolls_back_then_fixed_data_upgrades(
+def test_broken_upgrades_roll_back_and_a_good_one_goes_through(
     install: Install, builds: Builds
 ) -> None:
     old = soulspot.__version__
@@ -222,8 +226,8 @@ def test_broken_upgrade_rolls_back_then_fixed_data_upgrades(
     with clients.running() as loop, Writer(install, "first") as writer:
         broken = install.upgrade(builds.next)
     assert broken.returncode == 1, broken.stderr[-4000:]
-    last = broken.stderr.strip().splitlines()[-2:]
-    assert any(f"ROLLED BACK {builds.next_version} -> {old}" in line for line in last), last
+    last = broken.stderr.strip().splitlines()[-1]
+    assert f"ROLLED BACK {builds.next_version} -> {old}" in last, last
     assert "crash-loops" in broken.stderr, broken.stderr[-3000:]
     assert install.current() == f"releases/{old}"
     assert install.running_version() == old
@@ -265,7 +269,7 @@ def test_broken_upgrade_rolls_back_then_fixed_data_upgrades(
     with clients.running() as loop, Writer(install, "second") as writer:
         good = install.upgrade(builds.next)
     assert good.returncode == 0, good.stderr[-4000:]
-    assert f"UPGRADED {old} -> {builds.next_version}" in good.stderr
+    assert f"UPGRADED {old} -> {builds.next_version}" in good.stderr.strip().splitlines()[-1]
     assert install.current() == f"releases/{builds.next_version}"
     assert install.running_version() == builds.next_version
     assert schema(install)["backup"] == 1
@@ -273,6 +277,26 @@ def test_broken_upgrade_rolls_back_then_fixed_data_upgrades(
     assert loop.failures() == [], loop.failures()[:5]
     status, metrics = get(f"{install.url}/metrics")
     assert _gauge(metrics, "soulspot_deploy_last_success_timestamp_seconds") > failed_at
+
+    # --- a version that migrates, never becomes ready and cannot downgrade: the rollback
+    # restores the pre-upgrade backup and keeps the newer database aside ------------------
+    newer = builds.never_ready_version
+    rows_before = bodies(install)
+    install.env["SOULSPOT_UPGRADE_READY_TIMEOUT"] = "15"
+    clients = ClientLoop(f"{install.url}/health/live", timeout=180)
+    with clients.running() as loop:
+        restored = install.upgrade(builds.never_ready)
+    assert restored.returncode == 1, restored.stderr[-4000:]
+    assert f"ROLLED BACK {newer} -> {builds.next_version}" in restored.stderr
+    assert "not ready within 15s" in restored.stderr and "drill" in restored.stderr
+    assert "downgrade failed" in restored.stderr and "backup" in restored.stderr
+    assert install.current() == f"releases/{builds.next_version}"
+    assert install.running_version() == builds.next_version
+    assert schema(install)["backup"] == 1  # as before the attempt: schema 2 is gone
+    assert bodies(install) == rows_before
+    [aside] = (install.data / "set-aside").iterdir()
+    assert (aside / "soulspot.db").is_file()
+    assert loop.failures() == [], loop.failures()[:5]
 
 
 def _gauge(metrics: bytes, name: str) -> float:

@@ -4,6 +4,7 @@ from a copy of this tree, installed into release venvs offline.
 The next version adds one migration (to the backup plugin, which has none today): a unique
 index on ``drill_note.body``. On data with duplicate bodies it fails — a migration that breaks
 on real data — and once the duplicates are gone it applies; its downgrade drops the index.
+The version after it migrates further but never becomes ready, and cannot downgrade.
 """
 
 from __future__ import annotations
@@ -40,9 +41,45 @@ def migrations():
 '''
 
 
-def next_version(version: str) -> str:
+#: The version after "next": it migrates further (schema 2 of the drill) but never becomes
+#: ready, and its downgrade of schema 2 cannot run, so its rollback restores the backup.
+NEVER_READY = (
+    DRILL_MIGRATION.replace(
+        '    return [_DrillMigration("backup", 1, "drill notes are unique", _drill_up, '
+        "_drill_down)]",
+        '    return [\n'
+        '        _DrillMigration("backup", 1, "drill notes are unique", _drill_up, _drill_down),\n'
+        '        _DrillMigration("backup", 2, "drill tags", _drill_v2_up, _drill_v2_down),\n'
+        "    ]",
+    )
+    + '''
+
+def _drill_v2_up(db, migrator):
+    db.execute_sql("CREATE TABLE drill_tag (id INTEGER PRIMARY KEY, name TEXT)")
+
+
+def _drill_v2_down(db, migrator):
+    raise RuntimeError("this downgrade cannot run (upgrade drill)")
+
+
+_drill_health_checks = health_checks
+
+
+@hookimpl
+def health_checks(app):
+    from soulspot.types import CheckResult, HealthCheck
+
+    def never():
+        return CheckResult("fail", "this version never becomes ready (upgrade drill)")
+
+    return [*_drill_health_checks(app), HealthCheck("drill", never, critical=True)]
+'''
+)
+
+
+def next_version(version: str, steps: int = 1) -> str:
     major, minor, patch = (int(part) for part in version.split("."))
-    return f"{major}.{minor}.{patch + 1}"
+    return f"{major}.{minor}.{patch + steps}"
 
 
 def _copy_tree(dest: Path) -> None:
@@ -55,10 +92,11 @@ def _copy_tree(dest: Path) -> None:
     shutil.copytree(REPO / "plugins", dest / "plugins", ignore=ignore)
 
 
-def start_wheel_build(work: Path, *, drill: bool) -> tuple[subprocess.Popen[str], Path, str]:
-    """Start building a wheel from a copy of the tree (the next version when ``drill``);
-    returns the build process, the output folder and the version."""
-    version = next_version(soulspot.__version__) if drill else soulspot.__version__
+def start_wheel_build(work: Path, *, drill: int) -> tuple[subprocess.Popen[str], Path, str]:
+    """Start building a wheel from a copy of the tree: the current version (``drill=0``),
+    "next" (1) or the never-ready one after it (2). Returns the build process, the output
+    folder and the version."""
+    version = next_version(soulspot.__version__, drill) if drill else soulspot.__version__
     src, out = work / f"src-{version}", work / f"dist-{version}"
     _copy_tree(src)
     if drill:
@@ -70,7 +108,7 @@ def start_wheel_build(work: Path, *, drill: bool) -> tuple[subprocess.Popen[str]
         init.write_text(text)
         plugin = src / "plugins" / "soulspot_backup" / "plugin.py"
         assert "def migrations" not in plugin.read_text(), "the backup plugin has migrations now"
-        plugin.write_text(plugin.read_text() + DRILL_MIGRATION)
+        plugin.write_text(plugin.read_text() + (DRILL_MIGRATION if drill == 1 else NEVER_READY))
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -37,9 +37,12 @@ class Result:
     def ok(self) -> bool:
         return self.returncode == 0
 
-    def tail(self, lines: int = 6) -> str:
+    def tail(self, lines: int = 4) -> str:
+        """The last lines the command printed, without its JSON log lines when it printed
+        anything else (the message for people is what says why)."""
         text = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        return " | ".join(text[-lines:])
+        said = [line for line in text if not line.startswith('{"')] or text
+        return " | ".join(said[-lines:])
 
 
 @dataclass(frozen=True)

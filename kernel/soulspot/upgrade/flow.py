@@ -132,8 +132,9 @@ class Upgrade:
         except StepFailed as exc:
             verdict = Verdict(False, str(exc))
         if verdict.ok:
-            self.log(f"UPGRADED {old.version} -> {new_version}", outcome="upgraded")
+            # recorded first, so that the outcome is the operator's last line
             self.report(new, "upgraded", old.version, new_version, "")
+            self.log(f"UPGRADED {old.version} -> {new_version}", outcome="upgraded")
             return UPGRADED
         return self._roll_back(old, new, before, backup_id, verdict.reason)
 
@@ -178,21 +179,21 @@ class Upgrade:
             verdict, how = Verdict(False, str(exc)), "unknown"
         if verdict.ok:
             reason = f"{why}; {how}"
+            self.report(old, "rolled_back", old.version, new.version, reason)
             self.log(
                 f"ROLLED BACK {new.version} -> {old.version}: {reason}",
                 outcome="rolled_back",
                 reason=reason,
             )
-            self.report(old, "rolled_back", old.version, new.version, reason)
             return ROLLED_BACK
         reason = f"{why}; rollback: {verdict.reason}"
+        self.report(old, "rollback_failed", old.version, new.version, reason)
         self.log(
             f"ROLLBACK FAILED ({reason}). current -> {old.path}; pre-upgrade backup "
             f"{backup_id}; follow docs/operations/rollback.md in {self.record}",
             outcome="rollback_failed",
             reason=reason,
         )
-        self.report(old, "rollback_failed", old.version, new.version, reason)
         return ROLLBACK_FAILED
 
     def _restore_schema(
