@@ -154,6 +154,7 @@ FORWARDING_HEADERS = (
     "x-client-ip",
     "true-client-ip",
 )
+_FORWARDING_ENVIRON = tuple(f"HTTP_{h.upper().replace('-', '_')}" for h in FORWARDING_HEADERS)
 
 
 def is_local_request() -> bool:
@@ -168,7 +169,7 @@ def is_local_request() -> bool:
     if kernel().settings.kernel.trusted_proxies > 0:
         return True
     environ = request.environ
-    if any(f"HTTP_{h.upper().replace('-', '_')}" in environ for h in FORWARDING_HEADERS):
+    if any(key in environ for key in _FORWARDING_ENVIRON):
         return False
     name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     return name in ("localhost", "[::1]") or is_loopback(name)
