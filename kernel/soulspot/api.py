@@ -73,24 +73,6 @@ def current_user() -> User | None:
     return cast(User | None, g.soulspot_user)
 
 
-#: Longest bearer token looked at; longer ones are no token at all.
-MAX_BEARER_TOKEN = 512
-
-
-def bearer_token() -> str | None:
-    """The token of this request's ``Authorization: Bearer <token>`` header, or ``None``."""
-    if not has_request_context():
-        return None
-    header = request.headers.get("Authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value or len(value) > MAX_BEARER_TOKEN:
-        return None
-    return value
-
-
 def public(view: F) -> F:
     """Mark a view as reachable without signing in (health probes, the sign-in pages)."""
     view.soulspot_public = True  # type: ignore[attr-defined]
@@ -177,6 +159,24 @@ def is_local_request() -> bool:
 
 def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
+
+
+#: Longest bearer token looked at; longer ones are no token at all.
+MAX_BEARER_TOKEN = 512
+
+
+def bearer_token() -> str | None:
+    """The token of this request's ``Authorization: Bearer <token>`` header, or ``None``."""
+    if not has_request_context():
+        return None
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or len(value) > MAX_BEARER_TOKEN:
+        return None
+    return value
 
 
 def audit(

@@ -6,7 +6,6 @@ import logging
 import signal
 import sys
 from types import FrameType
-from typing import Any
 
 from flask import Flask
 
@@ -35,7 +34,10 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         port=port,
         threads=threads,
         ident="soulspot",
-        **server_adjustments(state.settings.kernel),
+        # X-Forwarded-* always reach the app: with [kernel] trusted_proxies, werkzeug's ProxyFix
+        # (security plugin) trusts exactly that many hops; without, nothing reads them, but
+        # is_local_request() sees that a proxy forwarded the request (waitress would drop them).
+        clear_untrusted_proxy_headers=False,
     )
     # Record what was bound (--host/--port win over the file): plugins that build URLs to this
     # server from [kernel] host/port (the default sign-in redirect URI) then get them right.
@@ -44,10 +46,7 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
     )
     app.config["TRUSTED_HOSTS"] = trusted_hosts(state.settings.kernel)
     state.serving = True
-    warning = proxy_warning(state.settings.kernel)
-    if warning:
-        log.warning(warning)
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    warn_about_proxies(state.settings.kernel)
     if scheduler:
         start_scheduler(app)
     state.hook.before_serve(app=app)
@@ -70,13 +69,8 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         sys.stdout.flush()
 
 
-def server_adjustments(kernel: KernelConfig) -> dict[str, Any]:
-    """waitress settings that depend on config. X-Forwarded-* always reach the app: with
-    ``[kernel] trusted_proxies`` werkzeug's ProxyFix (security plugin) trusts exactly that
-    many hops; without, nothing reads them, but :func:`soulspot.api.is_local_request` sees
-    that a proxy forwarded the request (waitress would drop them, and with them the only
-    sign that 127.0.0.1 is a proxy and not the owner)."""
-    return {"clear_untrusted_proxy_headers": False}
+def _is_loopback_host(host: str) -> bool:
+    return host == "localhost" or is_loopback(host)
 
 
 def proxy_warning(kernel: KernelConfig) -> str | None:
@@ -91,5 +85,8 @@ def proxy_warning(kernel: KernelConfig) -> str | None:
     return None
 
 
-def _is_loopback_host(host: str) -> bool:
-    return host == "localhost" or is_loopback(host)
+def warn_about_proxies(kernel: KernelConfig) -> None:
+    warning = proxy_warning(kernel)
+    if warning:
+        log.warning(warning)
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
