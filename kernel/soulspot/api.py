@@ -95,24 +95,6 @@ def owner_client() -> OwnerClient | None:
     return cast(OwnerClient | None, lend()) if callable(lend) else None
 
 
-#: Longest bearer token looked at; longer ones are no token at all.
-MAX_BEARER_TOKEN = 512
-
-
-def bearer_token() -> str | None:
-    """The token of this request's ``Authorization: Bearer <token>`` header, or ``None``."""
-    if not has_request_context():
-        return None
-    header = request.headers.get("Authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value or len(value) > MAX_BEARER_TOKEN:
-        return None
-    return value
-
-
 def public(view: F) -> F:
     """Mark a view as reachable without signing in (health probes, the sign-in pages)."""
     view.soulspot_public = True  # type: ignore[attr-defined]
@@ -176,6 +158,7 @@ FORWARDING_HEADERS = (
     "x-client-ip",
     "true-client-ip",
 )
+_FORWARDING_ENVIRON = tuple(f"HTTP_{h.upper().replace('-', '_')}" for h in FORWARDING_HEADERS)
 
 
 def is_local_request() -> bool:
@@ -190,7 +173,7 @@ def is_local_request() -> bool:
     if kernel().settings.kernel.trusted_proxies > 0:
         return True
     environ = request.environ
-    if any(f"HTTP_{h.upper().replace('-', '_')}" in environ for h in FORWARDING_HEADERS):
+    if any(key in environ for key in _FORWARDING_ENVIRON):
         return False
     name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     return name in ("localhost", "[::1]") or is_loopback(name)
@@ -198,6 +181,24 @@ def is_local_request() -> bool:
 
 def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
+
+
+#: Longest bearer token looked at; longer ones are no token at all.
+MAX_BEARER_TOKEN = 512
+
+
+def bearer_token() -> str | None:
+    """The token of this request's ``Authorization: Bearer <token>`` header, or ``None``."""
+    if not has_request_context():
+        return None
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or len(value) > MAX_BEARER_TOKEN:
+        return None
+    return value
 
 
 def audit(

@@ -2,6 +2,8 @@
 
 With socket activation (``soulspot.socket``) it serves on the sockets the service manager
 passes (:mod:`soulspot.sockets`); SIGTERM drains in-flight requests first (:mod:`soulspot.drain`).
+One server per data directory (:mod:`soulspot.datadir`): a second one is refused, naming the
+first.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
     where SoulSpot listens."""
     from waitress.server import create_server
 
-    from .drain import InFlight
+    from .drain import Drain, InFlight
 
     state: KernelState = app.extensions["soulspot"]
     sockets = listen_sockets()
@@ -58,7 +60,11 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
             threads=threads,
             **where,
             ident="soulspot",
-            **server_adjustments(state.settings.kernel),
+            # X-Forwarded-* always reach the app: with [kernel] trusted_proxies, werkzeug's
+            # ProxyFix (security plugin) trusts exactly that many hops; without, nothing reads
+            # them, but is_local_request() sees that a proxy forwarded the request (waitress
+            # would drop them, and with them the only sign that 127.0.0.1 is a proxy).
+            clear_untrusted_proxy_headers=False,
         )
     except BaseException:
         os.close(claim)
@@ -67,35 +73,12 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         port = server.effective_port  # type: ignore[union-attr]
     bound = f"http://{host}:{port}"
     relabel(claim, f"soulspot serve on {bound}")
-    _run(app, server, in_flight, server_map, bound, host, port, threads, len(sockets), claim,
-         scheduler)
-
-
-def _run(
-    app: Flask,
-    server: Any,
-    in_flight: Any,
-    server_map: dict[int, Any],
-    bound: str,
-    host: str,
-    port: int,
-    threads: int,
-    passed: int,
-    claim: int,
-    scheduler: bool,
-) -> None:
-    from .drain import Drain
-
-    state: KernelState = app.extensions["soulspot"]
     # Record what was bound (--host/--port win over the file): plugins that build URLs to this
     # server from [kernel] host/port (the default sign-in redirect URI) then get them right.
     state.settings.kernel = state.settings.kernel.model_copy(update={"host": host, "port": port})
     app.config["TRUSTED_HOSTS"] = trusted_hosts(state.settings.kernel)
     state.serving = True
-    warning = proxy_warning(state.settings.kernel)
-    if warning:
-        log.warning(warning)
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    warn_about_proxies(state.settings.kernel)
     if scheduler:
         start_scheduler(app)
     state.hook.before_serve(app=app)
@@ -104,7 +87,7 @@ def _run(
         in_flight,
         server_map,
         state.settings.kernel.drain_seconds,
-        keep_sockets_open=bool(passed),
+        keep_sockets_open=bool(sockets),
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -114,7 +97,7 @@ def _run(
 
     signal.signal(signal.SIGTERM, stop)
     print(f"SoulSpot listening on {bound}", flush=True)
-    log.info("serving", extra={"url": bound, "threads": threads, "passed_sockets": passed})
+    log.info("serving", extra={"url": bound, "threads": threads, "passed_sockets": len(sockets)})
     try:
         server.run()
     finally:
@@ -127,15 +110,6 @@ def _run(
         sys.stdout.flush()
 
 
-def server_adjustments(kernel: KernelConfig) -> dict[str, Any]:
-    """waitress settings that depend on config. X-Forwarded-* always reach the app: with
-    ``[kernel] trusted_proxies`` werkzeug's ProxyFix (security plugin) trusts exactly that
-    many hops; without, nothing reads them, but :func:`soulspot.api.is_local_request` sees
-    that a proxy forwarded the request (waitress would drop them, and with them the only
-    sign that 127.0.0.1 is a proxy and not the owner)."""
-    return {"clear_untrusted_proxy_headers": False}
-
-
 def proxy_warning(kernel: KernelConfig) -> str | None:
     """The start-up warning for a public URL without trusted proxies, or ``None``."""
     if kernel.public_url and kernel.trusted_proxies == 0:
@@ -146,6 +120,13 @@ def proxy_warning(kernel: KernelConfig) -> str | None:
             "proxy (forwarded requests are never treated as coming from this machine)"
         )
     return None
+
+
+def warn_about_proxies(kernel: KernelConfig) -> None:
+    warning = proxy_warning(kernel)
+    if warning:
+        log.warning(warning)
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def listen_sockets() -> list[socket.socket]:

@@ -27,14 +27,16 @@ def config(app: Flask) -> SecurityConfig:
 
 def install(app: Flask) -> None:
     """Order matters: talisman first (its nonce exists even for requests refused later), then
-    the rate limiter, then body size / CORS preflight / CSRF."""
+    the rate limiter, then API tokens, then body size / CORS preflight / CSRF; JSON limits live
+    in the app's JSON provider, no-store is an after-request hook."""
     cfg = config(app)
     json_limits.install(app, cfg.json_max_bytes, cfg.json_max_depth)
     talisman = headers.install(app, cfg)
     limiter = ratelimit.install(app, cfg)
     throttle = throttle_for(cfg)
     # API tokens before CSRF: a checked token request is exempt, a bad token gets 401
-    tokens = token_gate.install(app, cfg.api_token_rate_limit, cfg.rate_limit_storage_uri, throttle)
+    limit_uri = ratelimit.storage_uri(cfg.rate_limit_storage_uri)
+    tokens = token_gate.install(app, cfg.api_token_rate_limit, limit_uri, throttle)
     checks = guard.install(app, cfg, throttle)
     cache_control.install(app)
     app.extensions[EXTENSION] = {
