@@ -114,7 +114,10 @@ def test_sparse_member_is_refused_before_unpacking(tmp_path: Path) -> None:
             "GNU.sparse.realsize": str(1 << 30),
         },
     )
-    _tar(target, [sparse, _manifest({"sources/database/soulspot.db": {"size": 1 << 30}}, ["database"])])
+    _tar(
+        target,
+        [sparse, _manifest({"sources/database/soulspot.db": {"size": 1 << 30}}, ["database"])],
+    )
     result = read_archive(target, extract_to=tmp_path / "out")
     assert any("sparse member" in p for p in result.problems)
     assert not list((tmp_path / "out").rglob("*.db"))
@@ -126,7 +129,9 @@ def test_member_bigger_than_the_manifest_says_is_not_unpacked(tmp_path: Path) ->
         target,
         [
             _member("sources/database/soulspot.db", b"x" * 5000),
-            _manifest({"sources/database/soulspot.db": {"size": 10, "sha256": "0" * 64}}, ["database"]),
+            _manifest(
+                {"sources/database/soulspot.db": {"size": 10, "sha256": "0" * 64}}, ["database"]
+            ),
         ],
     )
     result = read_archive(target, extract_to=tmp_path / "out")
