@@ -7,9 +7,9 @@ import logging
 import os
 import sqlite3
 import time
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask

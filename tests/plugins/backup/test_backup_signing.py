@@ -201,7 +201,7 @@ def test_unsigned_archive_is_refused_unless_forced_with_a_warning(
                 dst.addfile(member, src.extractfile(member))
     assert read_archive(old, keys=service(app).signing.keys()).signature == UNSIGNED
     insert_rows(app, 5, start=10)
-    with app.app_context(), pytest.raises(BackupError, match="is not signed.*--force-unsigned"):
+    with app.app_context(), pytest.raises(BackupError, match=r"is not signed.*--force-unsigned"):
         service(app).restore(str(old))
     assert len(all_rows(app)) == 15  # nothing changed
     with app.app_context():
