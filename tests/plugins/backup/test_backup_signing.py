@@ -163,10 +163,10 @@ def test_member_of_a_source_the_manifest_does_not_list_is_damage(tmp_path: Path)
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 20 MiB tmpfs (this suite runs as root, so it can mount one)."""
+    """An 8 MiB tmpfs (this suite runs as root, so it can mount one)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
