@@ -7,9 +7,9 @@ import logging
 import os
 import sqlite3
 import time
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -158,7 +158,7 @@ def _start(store: SqliteStorage) -> None:
         pending = migrator.pending()
         if not pending:
             return
-        if one_off_command() and any(migrator.applied().values()):
+        if one_off_command() and migrator.applied():  # rows exist: not a brand-new file
             # only `serve` and `db upgrade` change an existing schema: a migration applied by
             # `soulspot backup list` would silently undo a `db downgrade` (a brand-new
             # database is still created by any command)

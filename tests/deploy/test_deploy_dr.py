@@ -57,3 +57,36 @@ def test_documented_restore_on_a_new_machine(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert row is not None and "from A" in row[0]
+
+
+@pytest.mark.slow
+def test_documented_plain_restore_with_the_key_files(tmp_path: Path) -> None:
+    """The plain-archive recipe: signing key in place first, restore, token key back."""
+    a, b = tmp_path / "machine-a", tmp_path / "machine-b"
+    for d in (a, b):
+        (d / "config").mkdir(parents=True)
+        (d / "config" / "soulspot.toml").write_text("")
+    made = run([SOULSPOT, "backup", "create"], cwd=a)
+    assert made.returncode == 0, made.stderr
+    backup_id = made.stdout.strip().splitlines()[-1]
+    (archive,) = (a / "data" / "backups").glob(f"*{backup_id}*.tar")
+    safe = tmp_path / "safe-place"
+    safe.mkdir()
+    (safe / "backup-signing.key").write_bytes(
+        (a / "data" / "keys" / "backup-signing.key").read_bytes()
+    )
+    from cryptography.fernet import Fernet
+
+    (safe / "spotify_token_keys").write_bytes(Fernet.generate_key() + b"\n")  # A's token key
+
+    blocks = re.findall(r"```sh\n(.*?)```", DOC.read_text(), flags=re.S)
+    plain = next(b for b in blocks if "backup-signing.key" in b)
+    script = plain.replace("/safe/place", str(safe))
+    script = re.sub(r"/mnt/usb/\S+", str(archive), script)
+    done = run(["bash", "-c", "set -euo pipefail\n" + script], cwd=b)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"restored {backup_id}" in done.stdout
+    for name in ("backup-signing.key", "spotify_token_keys"):
+        kept = b / "data" / "keys" / name
+        assert kept.read_bytes() == (safe / name).read_bytes()
+        assert kept.stat().st_mode & 0o777 == 0o600

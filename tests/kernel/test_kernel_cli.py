@@ -378,3 +378,42 @@ def test_flask_run_serves_the_app(tmp_path):
             proc.finish(timeout=15)
         finally:
             proc.kill()
+
+
+def test_second_serve_on_the_same_data_dir_refuses_naming_the_first(tmp_path):
+    """The first `soulspot serve` holds the data directory; a second one exits 2 before it
+    binds, saying which process serves it."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    code = (
+        "import time; from pathlib import Path; from soulspot.datadir import acquire; "
+        f"acquire(Path({str(data)!r}), 'soulspot serve on http://127.0.0.1:8765'); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    first = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "held"
+        config = tmp_path / "soulspot.toml"
+        config.write_text(f'[kernel]\ndata_dir = "{data}"\n\n[plugins.spotify]\nenabled = false\n')
+        second = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "soulspot"),
+                "--config",
+                str(config),
+                "serve",
+                "--port",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        first.kill()
+        first.wait()
+    assert second.returncode == 2, second.stderr
+    assert f"pid {first.pid} (soulspot serve on http://127.0.0.1:8765)" in second.stderr
+    assert "Traceback" not in second.stderr

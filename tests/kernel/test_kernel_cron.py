@@ -83,7 +83,11 @@ def test_time_zone_setting_and_machine_default(make_app: Any, tmp_path: Path) ->
     from soulspot.scheduler import collect_jobs
 
     berlin = make_app(
-        {"plugins": {"backup": {"schedule": "cron", "cron": "0 3 * * 0", "timezone": "Europe/Berlin"}}},
+        {
+            "plugins": {
+                "backup": {"schedule": "cron", "cron": "0 3 * * 0", "timezone": "Europe/Berlin"}
+            }
+        },
         data_dir=tmp_path / "berlin",
     )
     (job,) = [j for j in collect_jobs(berlin) if j.id == "backup"]

@@ -156,3 +156,61 @@ def test_restore_from_the_cli_refuses_while_soulspot_serves(config: Path) -> Non
     finally:
         with server.app_context():
             hook.shutdown(app=server)  # as `soulspot serve` does on the way out
+
+
+def test_verify_an_archive_path_prune_confirms_and_a_bad_dir_exits_2(
+    config: Path, tmp_path: Path
+) -> None:
+    assert run(config, "create").exit_code == 0
+    archive = next((tmp_path / "data" / "backups").glob("*.tar"))
+    copy = tmp_path / "usb" / archive.name
+    copy.parent.mkdir()
+    copy.write_bytes(archive.read_bytes())
+    verified = run(config, "verify", str(copy))  # the copy you will restore from
+    assert verified.exit_code == 0, verified.output
+    assert "verified: sound" in verified.stdout
+    data = bytearray(copy.read_bytes())
+    data[-3000] ^= 0x01  # one bit of the manifest (it is near the end)
+    copy.write_bytes(bytes(data))
+    assert run(config, "verify", str(copy)).exit_code == 1
+    restored = run(config, "restore", str(copy), "--yes")
+    assert restored.exit_code == 1 and "Traceback" not in restored.output
+
+    from soulspot.testing import build_app
+    from soulspot_backup.service import service
+
+    app = build_app(
+        tmp_path / "data",
+        {
+            "plugins": {
+                "backup": {"keep_last": 1, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0}
+            }
+        },
+        disable=["spotify"],
+    )
+    with app.app_context():
+        for _ in range(2):
+            service(app).create("scheduled")
+    app.extensions["soulspot"].storage.close()
+    pruning = tmp_path / "prune.toml"
+    pruning.write_text(
+        config.read_text()
+        + "\n[plugins.backup]\nkeep_last = 1\nkeep_daily = 0\nkeep_weekly = 0\nkeep_monthly = 0\n"
+    )
+    count = len(json.loads(run(pruning, "list", "--json").stdout))
+    refused = run(pruning, "prune")  # destructive: no terminal, no --yes
+    assert refused.exit_code == 1 and "Refusing without --yes" in refused.stderr
+    assert len(json.loads(run(pruning, "list", "--json").stdout)) == count  # nothing deleted
+    pruned = run(pruning, "prune", "--yes")
+    assert pruned.exit_code == 0 and "pruned 1 backup(s)" in pruned.stdout
+
+    bad = tmp_path / "bad.toml"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    bad.write_text(config.read_text() + f'\n[plugins.backup]\ndir = "{blocker / "backups"}"\n')
+    listed = CliRunner().invoke(
+        cli, ["--config", str(bad), "backup", "list"], env={"SOULSPOT_CONFIG": None}
+    )
+    assert listed.exit_code == 2, listed.output
+    assert "[plugins.backup] dir" in listed.stderr and "cannot be used" in listed.stderr
+    assert "Traceback" not in listed.output

@@ -106,7 +106,9 @@ def test_killed_restore_is_previous_state_or_refused_until_finished(
     with pytest.raises(PluginError) as refused:
         start()
     message = str(refused.value)
-    assert "interrupted restore" in message and f"soulspot backup restore {info.id} --yes" in message
+    assert (
+        "interrupted restore" in message and f"soulspot backup restore {info.id} --yes" in message
+    )
     pre = message.split("roll back to before:  soulspot backup restore ")[1].split()[0]
     token = RECOVERY.set(True)  # what `soulspot backup restore` does
     try:

@@ -144,7 +144,9 @@ def tmpfs(tmp_path: Path) -> Iterator[Any]:
     def mount(name: str, size: str) -> Path:
         path = tmp_path / name
         path.mkdir()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True
+        )
         mounted.append(path)
         return path
 

@@ -114,7 +114,10 @@ def test_sparse_member_is_refused_before_unpacking(tmp_path: Path) -> None:
             "GNU.sparse.realsize": str(1 << 30),
         },
     )
-    _tar(target, [sparse, _manifest({"sources/database/soulspot.db": {"size": 1 << 30}}, ["database"])])
+    _tar(
+        target,
+        [sparse, _manifest({"sources/database/soulspot.db": {"size": 1 << 30}}, ["database"])],
+    )
     result = read_archive(target, extract_to=tmp_path / "out")
     assert any("sparse member" in p for p in result.problems)
     assert not list((tmp_path / "out").rglob("*.db"))
@@ -126,7 +129,9 @@ def test_member_bigger_than_the_manifest_says_is_not_unpacked(tmp_path: Path) ->
         target,
         [
             _member("sources/database/soulspot.db", b"x" * 5000),
-            _manifest({"sources/database/soulspot.db": {"size": 10, "sha256": "0" * 64}}, ["database"]),
+            _manifest(
+                {"sources/database/soulspot.db": {"size": 10, "sha256": "0" * 64}}, ["database"]
+            ),
         ],
     )
     result = read_archive(target, extract_to=tmp_path / "out")
@@ -158,10 +163,10 @@ def test_member_of_a_source_the_manifest_does_not_list_is_damage(tmp_path: Path)
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 20 MiB tmpfs (this suite runs as root, so it can mount one)."""
+    """An 8 MiB tmpfs (this suite runs as root, so it can mount one)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
@@ -196,7 +201,7 @@ def test_unsigned_archive_is_refused_unless_forced_with_a_warning(
                 dst.addfile(member, src.extractfile(member))
     assert read_archive(old, keys=service(app).signing.keys()).signature == UNSIGNED
     insert_rows(app, 5, start=10)
-    with app.app_context(), pytest.raises(BackupError, match="is not signed.*--force-unsigned"):
+    with app.app_context(), pytest.raises(BackupError, match=r"is not signed.*--force-unsigned"):
         service(app).restore(str(old))
     assert len(all_rows(app)) == 15  # nothing changed
     with app.app_context():

@@ -296,3 +296,50 @@ def test_status_rows():
         ("notes", "NEWER than this code"),
         ("old", "no migrations loaded (plugin disabled or not installed)"),
     ]
+
+
+def _hold_data_dir(data, what="soulspot serve on http://127.0.0.1:8765"):
+    """Another process holding the data directory, as a running `soulspot serve` does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; from pathlib import Path; from soulspot.datadir import acquire; "
+        f"acquire(Path({str(data)!r}), {what!r}); print('held', flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_only_serve_and_db_upgrade_migrate(tmp_path, make_app):
+    """`db downgrade` stays downgraded whatever other command runs next (auto_migrate on);
+    `db upgrade` with nothing to do takes no backup; `db downgrade` refuses while another
+    process (soulspot serve) uses the data directory."""
+    data = tmp_path / "data"
+    config = write_config(tmp_path, data, "\n[plugins.spotify]\nenabled = false\n")
+    cli = lambda *a: run_cli("--config", str(config), *a, cwd=tmp_path)  # noqa: E731
+    assert cli("db", "upgrade").returncode == 0
+    assert cli("backup", "create").returncode == 0
+    backups = lambda: sorted((data / "backups").glob("soulspot-*"))  # noqa: E731
+    before = backups()
+    again = cli("db", "upgrade")
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert backups() == before  # no pre-migration backup for nothing
+
+    holder = _hold_data_dir(data)
+    try:
+        busy = cli("db", "downgrade", "sqlite", "0", "--yes")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert busy.returncode == 1 and "soulspot serve on http://127.0.0.1:8765" in busy.stderr
+    assert "Traceback" not in busy.stderr
+
+    down = cli("db", "downgrade", "sqlite", "0", "--yes")
+    assert down.returncode == 0, down.stderr
+    listed = cli("backup", "list")
+    assert listed.returncode == 0, listed.stderr
+    status = json.loads(cli("db", "status", "--json").stdout)
+    sqlite_row = next(r for r in status["plugins"] if r["plugin"] == "sqlite")
+    assert sqlite_row["applied"] == 0  # `backup list` did not re-apply the migration
