@@ -37,9 +37,16 @@ AUDIT_CASES = [
     (
         "deploy.rolled_back",
         "failed",
-        {"reason": "readiness timeout"},
+        {"reason": "readiness timeout", "to_version": "0.3.0"},
         "SoulSpot: upgrade failed",
-        "readiness timeout",
+        "0.3.0 failed and was rolled back: readiness timeout",
+    ),
+    (
+        "deploy.rollback_failed",
+        "failed",
+        {"reason": "old version not ready"},
+        "SoulSpot: upgrade failed and its rollback too",
+        "act now",
     ),
 ]
 
