@@ -379,12 +379,27 @@ def access_line(
         f'"path": {_quote(_scrub_path(path))}, "status": {int(status)}, '
         f'"duration_ms": {duration_ms:.2f}, '
         f'"user": {_quote(user) if user is not None else "null"}, '
-        f'"remote": {_quote(remote) if remote is not None else "null"}}}\n'
+        f'"remote": {_quote(remote) if remote is not None else "null"}'
+        f"{_bound_fields()}}}\n"
     )
     writer = _writer
     if writer is not None and writer.put(line):
         return
     _write_lines(handlers, line)
+
+
+def _bound_fields() -> str:
+    """What plugins bound to this request's log context (structlog's contextvars: the tracing
+    plugin's ``trace_id`` and ``span_id``), as the access line's last fields: every other line
+    carries them through ``merge_contextvars``, so the access line must too."""
+    bound = structlog.contextvars.get_contextvars()
+    if not bound:
+        return ""
+    return "".join(
+        f", {_quote(str(key))}: {json.dumps(value, default=str)}"
+        for key, value in bound.items()
+        if key != "request_id"
+    )
 
 
 def _write_lines(handlers: Iterable[logging.StreamHandler[Any]], text: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from flask import Flask
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -88,6 +89,17 @@ def install(app: Flask, config: TracingConfig, exporter: str, trusted_proxies: i
         app.wsgi_app = untrusted_trace_context(app.wsgi_app)  # type: ignore[method-assign]
     instrument_process(request_hook, response_hook)
     install_record_factory()
+
+    @app.before_request
+    def bind_trace_to_logs() -> None:
+        # The request's span (started by the Flask instrumentation's own before_request,
+        # registered just above): every line of this request, the access line included,
+        # carries its ids. Lines inside child spans get theirs from the record factory.
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            structlog.contextvars.bind_contextvars(
+                trace_id=f"{context.trace_id:032x}", span_id=f"{context.span_id:016x}"
+            )
 
     @app.after_request
     def link_request_id(response: Any) -> Any:

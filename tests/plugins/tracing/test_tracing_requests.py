@@ -4,6 +4,7 @@ lines joined by trace id, and no secret anywhere in what reaches the receiver.""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,7 +12,11 @@ import pytest
 import requests
 
 from conftest import flush
+from flask import Blueprint
+from soulspot import hookimpl
+from soulspot.api import public
 from soulspot.testing import deep_merge
+from soulspot.types import PluginManifest
 from support.oauth_provider import LocalOAuthProvider
 from support.otlp_receiver import OTLPReceiver
 
@@ -90,7 +95,8 @@ def test_signed_in_request_is_one_trace_with_sql_children_and_no_secrets(
     signed = next(line for line in sign_in_lines if line["event"] == "signed in")
     assert signed["trace_id"] == callback_root.trace_id
     assert signed["span_id"] in by_id(spans)
-    assert any(line.get("request_id") == request_id for line in lines)
+    mine = [line for line in lines if line.get("request_id") == request_id]
+    assert mine and all(line.get("trace_id") == root.trace_id for line in mine), mine
 
     payload = b"".join(receiver.raw)
     tokens = provider.issued_tokens()
@@ -133,3 +139,57 @@ def test_outgoing_calls_carry_traceparent_and_scrubbed_urls(
     assert b"leak-me" not in b"".join(receiver.raw)
     urls = [v for k, v in call.attributes.items() if k in ("http.url", "url.full")]
     assert urls and all("limit=5" in u and "access_token=REDACTED" in u for u in urls)
+
+
+class Slow:
+    """A plugin with one page that takes 0.6 s: the slow request the docs' recipe finds."""
+
+    @hookimpl
+    def manifest(self) -> PluginManifest:
+        return PluginManifest(provides=())
+
+    @hookimpl
+    def register_blueprints(self, app: Any) -> list[Blueprint]:
+        bp = Blueprint("slow", __name__)
+
+        @bp.get("/slow")
+        @public
+        def slow() -> str:
+            time.sleep(0.6)  # the work being looked for, not a wait for something else
+            return "done"
+
+        return [bp]
+
+
+def test_the_docs_jq_recipe_finds_a_slow_request_and_its_trace(
+    traced_app: Any, receiver: OTLPReceiver, tmp_path: Any
+) -> None:
+    """docs/observability.md, "From a slow request's log line to its trace", as written."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "observability.md").read_text()
+    section = doc.split("### From a slow request's log line to its trace", 1)[1]
+    recipe = re.search(r"```sh\n(jq .+?)\n```", section, re.S).group(1)
+    app = traced_app(
+        {"plugins": {"observability": {"log_file": True}}},
+        plugins=[("slow", Slow())],
+        data_dir=tmp_path / "data",
+    )
+    client = app.test_client()
+    assert client.get("/health/live").status_code == 200  # fast: not listed
+    slow = client.get("/slow")
+    assert slow.status_code == 200
+    flush(app)
+    jq = shutil.which("jq")
+    assert jq, "jq is installed by scripts/install-system-deps.sh"
+    found = subprocess.run(
+        ["bash", "-c", recipe], cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert found.returncode == 0, found.stderr
+    [line] = [json.loads(x) for x in found.stdout.splitlines() if x.strip()]
+    assert line["path"] == "/slow" and line["request_id"] == slow.headers["X-Request-ID"]
+    root = next(s for s in receiver.spans if s.name == "GET /slow")
+    assert line["trace_id"] == root.trace_id
