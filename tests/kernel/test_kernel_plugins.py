@@ -332,11 +332,11 @@ def test_plugins_json_and_api_plugins_agree(tmp_path, make_app, monkeypatch):
         source=manifest_plugin(provides=("greetings",)),
     )
     monkeypatch.syspath_prepend(str(root))
-    env = {"SOULSPOT_DISABLE_PLUGINS": "spotify,library"}
+    env = {"SOULSPOT_DISABLE_PLUGINS": "spotify,library,collection"}
     result = run_soulspot("plugins", "--json", cwd=tmp_path, env=env, pythonpath=[root])
     assert result.returncode == 0, result.stderr
     from_cli = json.loads(result.stdout)
-    app = make_app(disable=["spotify", "library"])
+    app = make_app(disable=["spotify", "library", "collection"])
     response = app.test_client().get("/api/plugins")
     assert response.status_code == 200
     assert response.json == from_cli

@@ -123,7 +123,7 @@ def test_encrypted_backup_from_the_page_and_a_wrong_passphrase(
 
 
 def test_backup_api_refuses_unknown_query_parameters(make_app: Any, tmp_path: Path) -> None:
-    app = make_app(disable=["spotify", "library"], data_dir=tmp_path / "data")
+    app = make_app(disable=["spotify", "library", "collection"], data_dir=tmp_path / "data")
     client = app.test_client()
     assert client.get("/api/backups").status_code == 200
     resp = client.get("/api/backups?x=1")

@@ -168,7 +168,7 @@ def test_newer_schema_refusal_on_the_command_line(tmp_path, make_app):
     data = tmp_path / "data"
     make_app(
         data_dir=data,
-        disable=["spotify", "observability", "metrics", "security", "backup", "library"],
+        disable=["spotify", "observability", "metrics", "security", "backup", "library", "collection"],
     )
     conn = raw(data / "soulspot.db")
     conn.execute("UPDATE schema_versions SET version = version + 1 WHERE plugin = 'sqlite'")
