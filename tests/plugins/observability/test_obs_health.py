@@ -178,7 +178,9 @@ def test_health_page_nav_and_dashboard_panel(make_app: Any) -> None:
 
 
 def test_ready_turns_503_while_the_real_database_is_locked_and_200_after(make_app: Any) -> None:
-    app = make_app(NO_CACHE, disable=("spotify", "backup", "security", "metrics", "library", "collection"))
+    app = make_app(
+        NO_CACHE, disable=("spotify", "backup", "security", "metrics", "library", "collection")
+    )
     client = app.test_client()
     assert client.get("/health/ready").status_code == 200
     store = app.extensions["soulspot"].storage

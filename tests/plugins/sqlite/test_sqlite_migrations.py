@@ -19,7 +19,9 @@ from soulspot import hookimpl
 from soulspot.plugins import PluginError
 from soulspot.types import Migration, PluginManifest
 
-ONLY_SQLITE = {"SOULSPOT_DISABLE_PLUGINS": "spotify,observability,metrics,security,backup,library"}
+ONLY_SQLITE = {
+    "SOULSPOT_DISABLE_PLUGINS": "spotify,observability,metrics,security,backup,library,collection"
+}
 
 
 def _store(app):
@@ -168,7 +170,15 @@ def test_newer_schema_refusal_on_the_command_line(tmp_path, make_app):
     data = tmp_path / "data"
     make_app(
         data_dir=data,
-        disable=["spotify", "observability", "metrics", "security", "backup", "library", "collection"],
+        disable=[
+            "spotify",
+            "observability",
+            "metrics",
+            "security",
+            "backup",
+            "library",
+            "collection",
+        ],
     )
     conn = raw(data / "soulspot.db")
     conn.execute("UPDATE schema_versions SET version = version + 1 WHERE plugin = 'sqlite'")
