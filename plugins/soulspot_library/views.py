@@ -70,7 +70,7 @@ def overview(query: ListQuery) -> str:
 @bp.post("/library/sync")
 @validate(form=SyncForm, summary="Start a library sync now (in the background).")
 def sync_now(form: SyncForm) -> Response:
-    from .runner import REAUTHORISE, missing_scopes
+    from .runner import REAUTHORISE, missing_scopes, sync_running
     from .service import service
 
     missing = missing_scopes()
@@ -78,6 +78,8 @@ def sync_now(form: SyncForm) -> Response:
         flash("Sign in with Spotify first.", "error")
     elif missing:
         flash(f"Spotify: {REAUTHORISE}.", "error")
+    elif sync_running():
+        flash("A library sync is already running.", "warn")
     elif service().start_background(full=form.full == "1"):
         flash("Sync started.", "ok")
     else:
