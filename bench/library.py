@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     items = library_items(lib)
     with tempfile.TemporaryDirectory(prefix="soulspot-bench-library-") as tmp:
         work = Path(tmp)
-        extra = {"SOULSPOT__LIBRARY__SYNC_SCHEDULE": "0 0 1 1 *"}  # no scheduled run in the way
+        extra = {"SOULSPOT__LIBRARY__SYNC_SCHEDULE": "off"}  # no scheduled run in the way
         with live_soulspot(work, extra_env=extra) as live:
             api = SpotifyWebAPI.attach(live.provider)
             api.set_library("alice", lib)

@@ -9,7 +9,9 @@ import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -33,6 +35,24 @@ def sign_in_as(app: str, user: str) -> requests.Session:
     return session
 
 
+def sync_now(session: requests.Session, app: str) -> dict[str, Any]:
+    """Press "Sync now" and wait (60 s at most) for a run of its own to finish."""
+    before = session.get(f"{app}/api/library/status", timeout=30).json()["last_run"]
+    pressed = session.post(
+        f"{app}/library/sync", data={"full": "0"}, headers={"Origin": app}, timeout=30
+    )
+    assert pressed.status_code == 200, pressed.text[:500]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = session.get(f"{app}/api/library/status", timeout=30).json()
+        last = status["last_run"]
+        if last and last != before and last["status"] != "running" and not status["running"]:
+            assert last["status"] == "ok", repr(last)
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"no library sync finished within 60 s: {status}")
+
+
 @pytest.mark.slow
 def test_make_demo_signs_in_and_shows_the_library(tmp_path: Path) -> None:
     app_port, idp_port = free_port(), free_port()
@@ -43,7 +63,9 @@ def test_make_demo_signs_in_and_shows_the_library(tmp_path: Path) -> None:
             "DEMO_PORT": str(app_port),
             "DEMO_PROVIDER_PORT": str(idp_port),
             "DEMO_DATA_DIR": str(tmp_path / "data-demo"),
-            "DEMO_MUTATE_EVERY": "1",
+            "DEMO_MUTATE_EVERY": "0",  # edits on demand below, so none falls into a sync
+            "DEMO_SYNC_SCHEDULE": "off",  # only our own syncs
+            "DEMO_LIBRARY_SCALE": "0.2",  # the same kind of library, a fifth the size (fast)
         }
     )
     log = tmp_path / "demo.log"  # a file, not a pipe: nobody has to drain it meanwhile
@@ -60,6 +82,15 @@ def test_make_demo_signs_in_and_shows_the_library(tmp_path: Path) -> None:
         session = sign_in_as(app, "alice")
         home = session.get(f"{app}/", timeout=30)
         assert home.status_code == 200 and "Alice" in home.text
+        first = sync_now(session, app)
+        assert first["counts"]["playlists"] == 12 and first["counts"]["liked"] == 500
+        liked = session.get(f"{app}/library/liked", timeout=30)
+        assert liked.status_code == 200 and "open.spotify.com/track/" in liked.text
+        edits = requests.post(f"http://127.0.0.1:{idp_port}/_standin/mutate", timeout=30)
+        assert edits.status_code == 200 and len(edits.json()) == 5
+        again = sync_now(session, app)
+        assert again["last_run"]["id"] != first["last_run"]["id"]
+        assert again["counts"]["changes"] > first["counts"]["changes"]
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         try:
@@ -68,5 +99,5 @@ def test_make_demo_signs_in_and_shows_the_library(tmp_path: Path) -> None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
     output = log.read_text()
-    assert "library of 'alice': 60 playlists" in output
-    assert "spotify: alice " in output  # the stand-in's library changed while it ran
+    assert "library of 'alice': 12 playlists" in output
+    assert "spotify: alice " in output  # the stand-in printed its edits

@@ -22,7 +22,8 @@ its own provider. Run it on its own (``make demo``)::
         --client-id soulspot-demo --redirect-uri http://127.0.0.1:8765/auth/callback
 
 ``--library-seed N`` also serves a generated library (the first user's) through the Web API
-stand-in, edited a little every ``--mutate-every`` seconds so syncs find history to record.
+stand-in, edited a little every ``--mutate-every`` seconds (or on ``POST /_standin/mutate``)
+so syncs find history to record; ``--library-scale`` makes it smaller or larger.
 """
 
 from __future__ import annotations
@@ -586,8 +587,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--mutate-every",
         type=float,
-        default=45.0,
+        default=60.0,
         help="seconds between random edits of the generated library (0: never)",
+    )
+    parser.add_argument(
+        "--library-scale",
+        type=float,
+        default=1.0,
+        help="size of the generated library (1: 60 playlists, 2,500 liked songs)",
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per Web API call")
     args = parser.parse_args(argv)
@@ -605,7 +612,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  token_url     = {provider.token_url}", flush=True)
     print(f"  api_base_url  = {provider.api_base_url}", flush=True)
     if args.library_seed is not None:
-        serve_library(provider, args.library_seed, args.mutate_every, args.latency)
+        serve_library(
+            provider, args.library_seed, args.mutate_every, args.latency, args.library_scale
+        )
     try:
         provider._server.serve_forever()
     except KeyboardInterrupt:
@@ -615,7 +624,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def serve_library(
-    provider: LocalOAuthProvider, seed: int, mutate_every: float, latency: float
+    provider: LocalOAuthProvider,
+    seed: int,
+    mutate_every: float,
+    latency: float,
+    scale: float = 1.0,
 ) -> None:
     """Attach the Web API stand-in with a generated library for the first user and, when
     ``mutate_every`` > 0, edit it now and then on a daemon thread (printing each edit)."""
@@ -628,11 +641,11 @@ def serve_library(
     api.latency = latency
     library = generate_library(
         seed=seed,
-        playlists=60,
+        playlists=max(8, round(60 * scale)),
         items=(0, 150),
-        liked=2500,
-        albums=120,
-        artists=90,
+        liked=round(2500 * scale),
+        albums=round(120 * scale),
+        artists=round(90 * scale),
         owner_id=user,
         owner_name=provider.users[user],
     )
@@ -644,17 +657,33 @@ def serve_library(
         f"{len(library.artists)} artists (seed {seed})",
         flush=True,
     )
+    rng = random.Random(seed)
+    edit_lock = threading.Lock()
+
+    def edit(changes: int) -> list[str]:
+        with edit_lock:
+            done = mutate_randomly(library, rng, changes)
+        for change in done:
+            print(f"  spotify: {user} {change}", flush=True)
+        return done
+
+    @provider.app.post("/_standin/mutate")
+    def mutate() -> Any:
+        """Edit the library now (``?changes=N``, default 5): for tests of ``make demo``."""
+        return jsonify(edit(int(request.args.get("changes", "5"))))
+
     if mutate_every <= 0:
         return
-    rng = random.Random(seed)
-    stop = threading.Event()
 
-    def edit() -> None:
-        while not stop.wait(mutate_every):
-            for change in mutate_randomly(library, rng, rng.randint(2, 6)):
-                print(f"  spotify: {user} {change}", flush=True)
+    def edit_now_and_then() -> None:
+        # half-way between two multiples of mutate_every (the :30 of each minute for 60 s),
+        # so edits fall between the demo's once-a-minute syncs rather than into one
+        while True:
+            now = time.time()
+            time.sleep(mutate_every * (now // mutate_every + 1.5) - now)
+            edit(rng.randint(2, 6))
 
-    threading.Thread(target=edit, name="library-edits", daemon=True).start()
+    threading.Thread(target=edit_now_and_then, name="library-edits", daemon=True).start()
 
 
 if __name__ == "__main__":
