@@ -81,7 +81,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="soulspot-compress-") as tmp:
         on = build_app(Path(tmp) / "on", disable=["spotify", "library", "collection"])
         off = build_app(
-            Path(tmp) / "off", {"kernel": {"compress": False}}, disable=["spotify", "library", "collection"]
+            Path(tmp) / "off",
+            {"kernel": {"compress": False}},
+            disable=["spotify", "library", "collection"],
         )
         logging.disable(logging.INFO)  # the apps' access lines would drown the table
         rows = sizes(on)

@@ -34,6 +34,8 @@ MAX_CANDIDATES_KEPT = 5
 MIN_TITLE = 40.0
 #: A word this common ("love", "song") is used only when the track has no rarer word.
 MAX_POSTING = 3000
+#: Postings up to this size are taken whole; larger ones only where another key agrees.
+SMALL_POSTING = 300
 
 
 @dataclass(frozen=True)
@@ -201,12 +203,22 @@ class FileIndex:
         return chosen
 
     def candidates(self, track: _Prepared) -> set[int]:
-        ids: set[int] = set()
-        for posting in self._rarest(tokens(track.title), self.title_postings, 2):
-            ids.update(posting)
+        """Files sharing a key word with the track. A small posting is taken whole; from a
+        large one (a common word) only the files that share another key too, so a title of
+        common words does not pull in thousands of files."""
+        postings = self._rarest(tokens(track.title), self.title_postings, 2)
         if track.artists:
-            for posting in self._rarest(tokens(track.artists[0]), self.artist_postings, 1):
-                ids.update(posting)
+            postings += self._rarest(tokens(track.artists[0]), self.artist_postings, 1)
+        small = [p for p in postings if len(p) <= SMALL_POSTING]
+        large = [set(p) for p in postings if len(p) > SMALL_POSTING]
+        ids: set[int] = set()
+        for posting in small:
+            ids.update(posting)
+        if len(large) == 1 and not small:
+            return large[0]  # nothing to narrow it with
+        for n, posting in enumerate(large):
+            others = ids.union(*(q for m, q in enumerate(large) if m != n))
+            ids.update(posting & others)
         return ids
 
     def match(self, track: TrackEntry, rejected: Collection[int] = ()) -> MatchResult:
