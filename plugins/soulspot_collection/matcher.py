@@ -212,13 +212,13 @@ class FileIndex:
         small = [p for p in postings if len(p) <= SMALL_POSTING]
         large = [set(p) for p in postings if len(p) > SMALL_POSTING]
         ids: set[int] = set()
-        for posting in small:
-            ids.update(posting)
+        for few in small:
+            ids.update(few)
         if len(large) == 1 and not small:
             return large[0]  # nothing to narrow it with
-        for n, posting in enumerate(large):
+        for n, many in enumerate(large):
             others = ids.union(*(q for m, q in enumerate(large) if m != n))
-            ids.update(posting & others)
+            ids.update(many & others)
         return ids
 
     def match(self, track: TrackEntry, rejected: Collection[int] = ()) -> MatchResult:
