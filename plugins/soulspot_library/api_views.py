@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from soulspot.validation import NoParams, validate
 
-from .times import iso
+from .times import iso, iso_ms
 from .views import PER_PAGE, ChangesQuery, ListQuery, PlaylistQuery, moment
 
 api_bp = Blueprint("library_api", __name__, url_prefix="/api/library")
@@ -220,7 +220,7 @@ def playlist(playlist_id: str, query: ListQuery) -> Response:
             "playlist": _playlist(row),
             "as_of": iso(at) if at is not None else None,
             "name_as_of": name_as_of(row, at),
-            "versions": [iso(v) for v in playlist_versions(playlist_id)],
+            "versions": [iso_ms(v) for v in playlist_versions(playlist_id)],
             "paging": _paging(page),
             "items": items,
         }

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .diff import diff_sequence
 from .models import Change, Entry, FollowedArtist, Liked, Playlist, SavedAlbum, Track
@@ -25,15 +26,37 @@ class Applied:
     kinds: Counter[str] = field(default_factory=Counter)
 
 
+CHANGE_FIELDS = ("playlist_id", "subject_id", "position", "old_position", "old_value", "new_value")
+BATCH = 400
+
+
+def insert_rows(model: Any, fields: Sequence[Any], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many rows in few statements (one INSERT per :data:`BATCH` rows)."""
+    for start in range(0, len(rows), BATCH):
+        model.insert_many(rows[start : start + BATCH], fields=list(fields)).execute()
+
+
 class History:
     def __init__(self, run_id: str, applied: Applied) -> None:
         self.run_id = run_id
         self.applied = applied
+        self._pending: list[tuple[Any, ...]] = []
 
-    def log(self, at: float, kind: str, **values: object) -> None:
-        Change.create(run_id=self.run_id, at=at, kind=kind, **values)
+    def log(self, at: float, kind: str, **values: Any) -> None:
+        """Note a change; written by :meth:`flush` (each ``apply_*`` ends with it)."""
+        self._pending.append((self.run_id, at, kind, *(values.get(name) for name in CHANGE_FIELDS)))
         self.applied.changes += 1
         self.applied.kinds[kind] += 1
+
+    def flush(self) -> None:
+        rows, self._pending = self._pending, []
+        fields = [
+            Change.run_id,
+            Change.at,
+            Change.kind,
+            *(getattr(Change, f) for f in CHANGE_FIELDS),
+        ]
+        insert_rows(Change, fields, rows)
 
     # --- tracks ----------------------------------------------------------------------------
 
@@ -55,8 +78,8 @@ class History:
             }
             for t in unique.values()
         ]
-        for start in range(0, len(rows), 100):
-            Track.insert_many(rows[start : start + 100]).on_conflict_replace().execute()
+        for start in range(0, len(rows), BATCH):
+            Track.insert_many(rows[start : start + BATCH]).on_conflict_replace().execute()
 
     # --- playlists -------------------------------------------------------------------------
 
@@ -111,6 +134,7 @@ class History:
                 Playlist.update(removed=True, removed_at=now).where(Playlist.id == pid).execute()
                 self.log(now, "playlist_removed", playlist_id=pid, old_value=row.name)
                 self.applied.playlist_ids.add(pid)
+        self.flush()
 
     def mark_unreadable(self, playlist_id: str, snapshot_id: str, count: int) -> None:
         Playlist.update(readable=False, items_snapshot_id=snapshot_id, item_count=count).where(
@@ -164,11 +188,19 @@ class History:
                 )
         for start in range(0, len(closing), 500):
             Entry.update(valid_to=now).where(Entry.id.in_(closing[start : start + 500])).execute()
-        for start in range(0, len(opening), 100):
-            Entry.insert_many(opening[start : start + 100]).execute()
+        fields = [
+            Entry.playlist_id,
+            Entry.position,
+            Entry.track_id,
+            Entry.added_at,
+            Entry.added_by,
+            Entry.valid_from,
+        ]
+        insert_rows(Entry, fields, [tuple(row.values()) for row in opening])
         Playlist.update(
             items_snapshot_id=snapshot_id, item_count=len(entries), readable=True
         ).where(Playlist.id == playlist_id).execute()
+        self.flush()
 
     # --- liked songs, albums, artists ----------------------------------------------------
 
@@ -176,19 +208,25 @@ class History:
         self.upsert_tracks((s.track for s in saved), now)
         current = {r.track_id: r for r in Liked.select().where(Liked.valid_to.is_null())}
         new = {s.track.id: s.added_at for s in saved}
+        closing: list[int] = []
+        opening: list[tuple[Any, ...]] = []
         for track_id, row in current.items():
             if track_id not in new or new[track_id] != row.added_at:
-                Liked.update(valid_to=now).where(Liked.id == row.id).execute()
+                closing.append(row.id)
                 self.log(now, "unliked", subject_id=track_id)
                 self.applied.track_ids.add(track_id)
-                self.applied.liked_changed = True
         for track_id, added_at in new.items():
             old = current.get(track_id)
             if old is None or old.added_at != added_at:
-                Liked.create(track_id=track_id, added_at=added_at, valid_from=now)
+                opening.append((track_id, added_at, now))
                 self.log(now, "liked", subject_id=track_id, new_value=_iso(added_at))
                 self.applied.track_ids.add(track_id)
-                self.applied.liked_changed = True
+        for start in range(0, len(closing), 500):
+            Liked.update(valid_to=now).where(Liked.id.in_(closing[start : start + 500])).execute()
+        insert_rows(Liked, [Liked.track_id, Liked.added_at, Liked.valid_from], opening)
+        if closing or opening:
+            self.applied.liked_changed = True
+        self.flush()
 
     def apply_albums(self, albums: Sequence[AlbumRec], now: float) -> None:
         current = {r.album_id: r for r in SavedAlbum.select().where(SavedAlbum.valid_to.is_null())}
@@ -209,6 +247,7 @@ class History:
                     valid_from=now,
                 )
                 self.log(now, "album_saved", subject_id=album_id, new_value=rec.name)
+        self.flush()
 
     def apply_artists(self, artists: Sequence[ArtistRec], now: float) -> None:
         current = {
@@ -225,6 +264,7 @@ class History:
                     artist_id=artist_id, name=rec.name, spotify_url=rec.spotify_url, valid_from=now
                 )
                 self.log(now, "artist_followed", subject_id=artist_id, new_value=rec.name)
+        self.flush()
 
 
 def _iso(ts: float) -> str:

@@ -129,12 +129,14 @@ class Vault:
 
 
 def playlist_versions(playlist_id: str) -> list[float]:
-    """Moments the playlist changed (its versions), oldest first."""
+    """The playlist's versions, oldest first: for each run that changed it, the moment its
+    last change of the playlist was written (as of then, the version is whole)."""
+    last = peewee.fn.MAX(Change.at)
     rows: Iterable[Any] = (
-        Change.select(Change.at)
+        Change.select(last.alias("at"))
         .where(Change.playlist_id == playlist_id)
-        .distinct()
-        .order_by(Change.at)
+        .group_by(Change.run_id)
+        .order_by(last)
         .tuples()
     )
     return [r[0] for r in rows]

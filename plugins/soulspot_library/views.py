@@ -13,7 +13,7 @@ from soulspot.errors import Problem
 from soulspot.validation import validate
 
 from .status import library_status
-from .times import BadTime, iso, parse_when
+from .times import BadTime, iso_ms, parse_when
 
 PER_PAGE = 50
 
@@ -70,7 +70,7 @@ def overview(query: ListQuery) -> str:
 @bp.post("/library/sync")
 @validate(form=SyncForm, summary="Start a library sync now (in the background).")
 def sync_now(form: SyncForm) -> Response:
-    from .runner import REAUTHORISE, missing_scopes
+    from .runner import REAUTHORISE, missing_scopes, sync_running
     from .service import service
 
     missing = missing_scopes()
@@ -78,6 +78,8 @@ def sync_now(form: SyncForm) -> Response:
         flash("Sign in with Spotify first.", "error")
     elif missing:
         flash(f"Spotify: {REAUTHORISE}.", "error")
+    elif sync_running():
+        flash("A library sync is already running.", "warn")
     elif service().start_background(full=form.full == "1"):
         flash("Sync started.", "ok")
     else:
@@ -125,7 +127,7 @@ def playlist(playlist_id: str, query: PlaylistQuery) -> str:
         playlist=row,
         name=name_as_of(row, at),
         page=paged(entries_query(playlist_id, at, query.q), query.page, PER_PAGE),
-        versions=[iso(v) for v in reversed(playlist_versions(playlist_id))],
+        versions=[iso_ms(v) for v in reversed(playlist_versions(playlist_id))],
         query=query,
         diff=diff,
     )

@@ -13,7 +13,7 @@ from soulspot.testing import run_jobs
 
 # The built-in plugins are not what we test here; `spotify` is the sign-in (auth) concern,
 # disabled so pages answer on loopback without signing in.
-OTHERS = ["sqlite", "spotify", "observability", "metrics", "security", "backup"]
+OTHERS = ["sqlite", "spotify", "observability", "metrics", "security", "backup", "library"]
 
 
 def test_page_nav_and_panel(make_app):

@@ -110,7 +110,7 @@ def test_unliking_keeps_history_and_liking_keeps_spotifys_added_at(
 ) -> None:
     lib = webapi.library("alice")
     sync(app)
-    gone_track, gone_at = lib.liked[5]
+    gone_track, _ = lib.liked[5]
     lib.unlike(gone_track.id)
     fresh = lib.make_track("Brand new")
     liked_at = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
