@@ -10,8 +10,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from soulspot.db import database
+
 from .diff import diff_sequence
-from .models import Change, Entry, FollowedArtist, Liked, Playlist, SavedAlbum, Track
+from .models import Entry, FollowedArtist, Liked, Playlist, SavedAlbum
 from .parse import AlbumRec, ArtistRec, EntryRec, PlaylistRec, SavedRec, TrackRec
 
 
@@ -27,13 +29,21 @@ class Applied:
 
 
 CHANGE_FIELDS = ("playlist_id", "subject_id", "position", "old_position", "old_value", "new_value")
-BATCH = 400
 
 
-def insert_rows(model: Any, fields: Sequence[Any], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Many rows in few statements (one INSERT per :data:`BATCH` rows)."""
-    for start in range(0, len(rows), BATCH):
-        model.insert_many(rows[start : start + BATCH], fields=list(fields)).execute()
+def insert_rows(
+    table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *, replace: bool = False
+) -> None:
+    """Many rows of our own tables through the DB-API's ``executemany`` on the peewee
+    database's documented ``cursor()``: building one peewee query object per row made a
+    first sync of a large library spend most of its time generating SQL (see
+    docs/architecture.md). Values are plain str/int/float/None, bound as parameters."""
+    if not rows:
+        return
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    database.cursor().executemany(f'{verb} INTO "{table}" ({names}) VALUES ({marks})', rows)
 
 
 class History:
@@ -50,36 +60,42 @@ class History:
 
     def flush(self) -> None:
         rows, self._pending = self._pending, []
-        fields = [
-            Change.run_id,
-            Change.at,
-            Change.kind,
-            *(getattr(Change, f) for f in CHANGE_FIELDS),
-        ]
-        insert_rows(Change, fields, rows)
+        insert_rows("library_change", ("run_id", "at", "kind", *CHANGE_FIELDS), rows)
 
     # --- tracks ----------------------------------------------------------------------------
 
     def upsert_tracks(self, tracks: Iterable[TrackRec], now: float) -> None:
         unique = {t.id: t for t in tracks}
         rows = [
-            {
-                "id": t.id,
-                "uri": t.uri,
-                "kind": t.kind,
-                "name": t.name,
-                "artists": json.dumps(list(t.artists)),
-                "album": t.album,
-                "duration_ms": t.duration_ms,
-                "is_local": t.is_local,
-                "spotify_url": t.spotify_url,
-                "search": " ".join([t.name, *t.artists, t.album or ""]).lower(),
-                "updated_at": now,
-            }
+            (
+                t.id,
+                t.uri,
+                t.kind,
+                t.name,
+                json.dumps(list(t.artists)),
+                t.album,
+                t.duration_ms,
+                int(t.is_local),
+                t.spotify_url,
+                " ".join([t.name, *t.artists, t.album or ""]).lower(),
+                now,
+            )
             for t in unique.values()
         ]
-        for start in range(0, len(rows), BATCH):
-            Track.insert_many(rows[start : start + BATCH]).on_conflict_replace().execute()
+        columns = (
+            "id",
+            "uri",
+            "kind",
+            "name",
+            "artists",
+            "album",
+            "duration_ms",
+            "is_local",
+            "spotify_url",
+            "search",
+            "updated_at",
+        )
+        insert_rows("library_track", columns, rows, replace=True)
 
     # --- playlists -------------------------------------------------------------------------
 
@@ -188,15 +204,8 @@ class History:
                 )
         for start in range(0, len(closing), 500):
             Entry.update(valid_to=now).where(Entry.id.in_(closing[start : start + 500])).execute()
-        fields = [
-            Entry.playlist_id,
-            Entry.position,
-            Entry.track_id,
-            Entry.added_at,
-            Entry.added_by,
-            Entry.valid_from,
-        ]
-        insert_rows(Entry, fields, [tuple(row.values()) for row in opening])
+        columns = ("playlist_id", "position", "track_id", "added_at", "added_by", "valid_from")
+        insert_rows("library_entry", columns, [tuple(row.values()) for row in opening])
         Playlist.update(
             items_snapshot_id=snapshot_id, item_count=len(entries), readable=True
         ).where(Playlist.id == playlist_id).execute()
@@ -223,7 +232,7 @@ class History:
                 self.applied.track_ids.add(track_id)
         for start in range(0, len(closing), 500):
             Liked.update(valid_to=now).where(Liked.id.in_(closing[start : start + 500])).execute()
-        insert_rows(Liked, [Liked.track_id, Liked.added_at, Liked.valid_from], opening)
+        insert_rows("library_liked", ("track_id", "added_at", "valid_from"), opening)
         if closing or opening:
             self.applied.liked_changed = True
         self.flush()
