@@ -151,7 +151,9 @@ def main() -> None:
     results: dict[str, Any] = {"mb_requested": args.mb}
     try:
         app = build_app(
-            work / "data", plugins=[("bench", BenchPlugin())], disable=["spotify", "library"]
+            work / "data",
+            plugins=[("bench", BenchPlugin())],
+            disable=["spotify", "library", "collection"],
         )
         from soulspot_backup.service import service
 

@@ -79,9 +79,11 @@ def main() -> None:
     from soulspot.testing import build_app
 
     with tempfile.TemporaryDirectory(prefix="soulspot-compress-") as tmp:
-        on = build_app(Path(tmp) / "on", disable=["spotify", "library"])
+        on = build_app(Path(tmp) / "on", disable=["spotify", "library", "collection"])
         off = build_app(
-            Path(tmp) / "off", {"kernel": {"compress": False}}, disable=["spotify", "library"]
+            Path(tmp) / "off",
+            {"kernel": {"compress": False}},
+            disable=["spotify", "library", "collection"],
         )
         logging.disable(logging.INFO)  # the apps' access lines would drown the table
         rows = sizes(on)

@@ -12,7 +12,7 @@ from soulspot.errors import Problem
 from soulspot.validation import NoParams, validate
 
 from . import overview
-from .decisions import DecisionError
+from .decisions import DecisionError, UnknownTarget
 from .report import status_report
 from .service import CollectionService, service
 
@@ -20,7 +20,7 @@ from .service import CollectionService, service
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(50, ge=1, le=500, description="At most this many items.")
-    offset: int = Field(0, ge=0, description="Skip this many items.")
+    offset: int = Field(0, ge=0, le=10_000_000, description="Skip this many items.")
 
 
 class MissingParams(BaseModel):
@@ -110,21 +110,26 @@ def register_api(bp: Blueprint) -> None:
         response=ScanStarted,
         status=202,
         summary="Start a scan in the background.",
-        errors={409: "A scan is already running.", 422: "No music folders configured."},
+        errors={409: "A scan is already running, or no music folders are configured."},
     )
     def api_scan(body: ScanBody) -> tuple[Response, int]:
         svc = _svc()
         if not svc.config.music_dirs:
-            raise Problem(422, "No music folders", "Set [plugins.collection] music_dirs first.")
+            raise Problem(409, "No music folders", "Set [plugins.collection] music_dirs first.")
         if not svc.start_scan(full=body.full):
             raise Problem(409, "Scan running", "A scan is already running; try again later.")
         return jsonify({"started": True}), 202
 
     @bp.get("/api/collection/missing")
-    @validate(query=MissingParams, response=ItemsOut, summary="Missing tracks, per list.")
+    @validate(
+        query=MissingParams,
+        response=ItemsOut,
+        summary="Missing tracks, per list.",
+        errors={404: "No such playlist in the library."},
+    )
     def api_missing(query: MissingParams) -> Response:
         try:
-            items = overview.missing(api.library(), _svc().standing(), query.playlist)
+            items = overview.missing(api.library(), _svc().standing(), query.playlist or None)
         except KeyError:
             raise Problem(
                 404, "No such playlist", f"{query.playlist!r} is not in the library."
@@ -142,17 +147,27 @@ def register_api(bp: Blueprint) -> None:
         body=DecisionBody,
         response=DecisionOut,
         summary="Record the owner's decision about a track (kept across scans and syncs).",
-        errors={422: "Unknown track or file."},
+        errors={
+            404: "No such track in the library, or no such file.",
+            409: "The decision needs a file, or the file is not present or not readable.",
+        },
     )
     def api_decide(body: DecisionBody) -> Response:
         try:
             status = _svc().decide(body.track_id, body.decision, body.file_id)
+        except UnknownTarget as exc:
+            raise Problem(404, "Not found", str(exc)) from None
         except DecisionError as exc:
-            raise Problem(422, "Decision not recorded", str(exc)) from None
+            raise Problem(409, "Decision not recorded", str(exc)) from None
         return jsonify({"track_id": body.track_id, "status": status})
 
     @bp.delete("/api/collection/decisions/<track_id>")
-    @validate(query=NoParams, response=DecisionOut, summary="Forget the decisions about a track.")
+    @validate(
+        query=NoParams,
+        response=DecisionOut,
+        summary="Forget the decisions about a track.",
+        errors={404: "Not a track id."},
+    )
     def api_clear(track_id: str, query: NoParams) -> Response:
         if len(track_id) > 64:
             raise Problem(404, "No such track", "Track ids are at most 64 characters.")

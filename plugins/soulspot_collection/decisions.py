@@ -20,7 +20,11 @@ KINDS: tuple[Kind, ...] = ("accept", "choose", "reject", "not_wanted")
 
 
 class DecisionError(ValueError):
-    """A decision that cannot be taken (unknown file, file missing for accept/choose...)."""
+    """A decision that cannot be taken as asked (no file given, file not present)."""
+
+
+class UnknownTarget(DecisionError):
+    """The track or file the decision names does not exist."""
 
 
 @dataclass
@@ -73,7 +77,7 @@ def record(track_id: str, kind: Kind, file_id: int | None, actor: str | None) ->
     else:
         found = LocalFile.get_or_none(LocalFile.id == file_id)
         if found is None:
-            raise DecisionError(f"there is no local file with id {file_id}")
+            raise UnknownTarget(f"there is no local file with id {file_id}")
         if kind in ("accept", "choose") and (not found.present or found.error):
             raise DecisionError(f"file {file_id} is not present or not readable: {found.path}")
     with api.storage().write_transaction():

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from .normalize import album_key, artists_key, split_artists, title_key, tokens
 
@@ -30,8 +30,12 @@ DURATION_TOLERANCE = 3.0
 #: Another song within this many points of the best makes the best one uncertain.
 AMBIGUITY_MARGIN = 4.0
 MAX_CANDIDATES_KEPT = 5
+#: A candidate whose title is less alike than this is not scored further.
+MIN_TITLE = 40.0
 #: A word this common ("love", "song") is used only when the track has no rarer word.
 MAX_POSTING = 3000
+#: Postings up to this size are taken whole; larger ones only where another key agrees.
+SMALL_POSTING = 300
 
 
 @dataclass(frozen=True)
@@ -76,34 +80,35 @@ class MatchResult:
 @dataclass(frozen=True)
 class _Prepared:
     title: str
+    #: The title's words sorted: ``ratio`` on these is rapidfuzz's ``token_sort_ratio``.
+    title_sorted: str
     artists: tuple[str, ...]
     artists_joined: str
     album: str
     duration: float | None
 
 
+def _prepared(
+    title: str, artists: tuple[str, ...], album: str, duration: float | None
+) -> _Prepared:
+    return _Prepared(
+        title, " ".join(sorted(title.split())), artists, " ".join(sorted(artists)), album, duration
+    )
+
+
 def prepare_file(entry: FileEntry) -> _Prepared | None:
     if not entry.title:
         return None
     artists = tuple(split_artists(entry.artist)) if entry.artist else ()
-    return _Prepared(
-        title_key(entry.title),
-        artists,
-        " ".join(sorted(artists)),
-        album_key(entry.album) if entry.album else "",
-        entry.duration,
-    )
+    album = album_key(entry.album) if entry.album else ""
+    return _prepared(title_key(entry.title), artists, album, entry.duration)
 
 
 def prepare_track(track: TrackEntry) -> _Prepared:
     artists = tuple(artists_key(track.artists))
-    return _Prepared(
-        title_key(track.name),
-        artists,
-        " ".join(sorted(artists)),
-        album_key(track.album) if track.album else "",
-        track.duration_ms / 1000 if track.duration_ms else None,
-    )
+    album = album_key(track.album) if track.album else ""
+    seconds = track.duration_ms / 1000 if track.duration_ms else None
+    return _prepared(title_key(track.name), artists, album, seconds)
 
 
 def track_words(track: TrackEntry) -> set[str]:
@@ -125,17 +130,29 @@ def file_words(entry: FileEntry) -> set[str]:
     return words
 
 
+def title_score(track: _Prepared, file: _Prepared) -> float:
+    # ratio of the sorted words is token_sort_ratio, at a tenth of its cost
+    return max(
+        fuzz.ratio(track.title, file.title), fuzz.ratio(track.title_sorted, file.title_sorted)
+    )
+
+
 def score(
-    track: _Prepared, file: _Prepared
+    track: _Prepared, file: _Prepared, title: float | None = None
 ) -> tuple[float, float, float | None, float | None, float | None]:
     """(combined, title, artist, album, duration delta) for one pair."""
-    title = max(fuzz.ratio(track.title, file.title), fuzz.token_sort_ratio(track.title, file.title))
+    if title is None:
+        title = title_score(track, file)
     artist: float | None = None
     if track.artists and file.artists:
-        artist = max(
-            fuzz.ratio(track.artists[0], file.artists[0]),
-            fuzz.token_set_ratio(track.artists_joined, file.artists_joined),
-        )
+        mine, theirs = set(track.artists), set(file.artists)
+        if mine <= theirs or theirs <= mine:  # one credit list holds the other (feat.)
+            artist = 100.0
+        else:
+            artist = max(
+                fuzz.ratio(track.artists[0], file.artists[0]),
+                fuzz.ratio(track.artists_joined, file.artists_joined),
+            )
     album: float | None = None
     if track.album and file.album:
         album = fuzz.ratio(track.album, file.album)
@@ -186,12 +203,22 @@ class FileIndex:
         return chosen
 
     def candidates(self, track: _Prepared) -> set[int]:
-        ids: set[int] = set()
-        for posting in self._rarest(tokens(track.title), self.title_postings, 2):
-            ids.update(posting)
+        """Files sharing a key word with the track. A small posting is taken whole; from a
+        large one (a common word) only the files that share another key too, so a title of
+        common words does not pull in thousands of files."""
+        postings = self._rarest(tokens(track.title), self.title_postings, 2)
         if track.artists:
-            for posting in self._rarest(tokens(track.artists[0]), self.artist_postings, 1):
-                ids.update(posting)
+            postings += self._rarest(tokens(track.artists[0]), self.artist_postings, 1)
+        small = [p for p in postings if len(p) <= SMALL_POSTING]
+        large = [set(p) for p in postings if len(p) > SMALL_POSTING]
+        ids: set[int] = set()
+        for few in small:
+            ids.update(few)
+        if len(large) == 1 and not small:
+            return large[0]  # nothing to narrow it with
+        for n, many in enumerate(large):
+            others = ids.union(*(q for m, q in enumerate(large) if m != n))
+            ids.update(many & others)
         return ids
 
     def match(self, track: TrackEntry, rejected: Collection[int] = ()) -> MatchResult:
@@ -208,10 +235,32 @@ class FileIndex:
             )
         prepared = prepare_track(track)
         scored: list[Scored] = []
-        for file_id in self.candidates(prepared):
-            if file_id in rejected:
+        ids = [f for f in self.candidates(prepared) if f not in rejected]
+        # Titles first, in one C loop per form; the rest only for titles that can matter.
+        plain = process.extract(
+            prepared.title,
+            [self.prepared[f].title for f in ids],
+            scorer=fuzz.ratio,
+            limit=None,
+            score_cutoff=0,
+        )
+        titles = [0.0] * len(ids)
+        for _choice, value, position in plain:
+            titles[position] = value
+        for _choice, value, position in process.extract(
+            prepared.title_sorted,
+            [self.prepared[f].title_sorted for f in ids],
+            scorer=fuzz.ratio,
+            limit=None,
+            score_cutoff=0,
+        ):
+            titles[position] = max(titles[position], value)
+        for position, file_id in enumerate(ids):
+            if titles[position] < MIN_TITLE:
                 continue
-            combined, title, artist, album, delta = score(prepared, self.prepared[file_id])
+            combined, title, artist, album, delta = score(
+                prepared, self.prepared[file_id], titles[position]
+            )
             if combined >= REVIEW_SCORE - 15:
                 scored.append(Scored(file_id, round(combined, 1), title, artist, album, delta))
         scored.sort(key=lambda s: (-s.score, s.file_id))

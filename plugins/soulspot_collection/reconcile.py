@@ -145,7 +145,18 @@ def rematch(
     )
 
 
+_MATCH_UPSERT = (
+    "INSERT OR REPLACE INTO collection_matches (track_id, status, file_id, score, method, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_CANDIDATE_INSERT = (
+    "INSERT OR REPLACE INTO collection_candidates (track_id, file_id, score) VALUES (?, ?, ?)"
+)
+
+
 def _store(results: list[tuple[MatchResult, str, int | None, float | None, str | None]]) -> None:
+    """Write standings and candidates with executemany (peewee's insert_many is slow to
+    build large statements)."""
     now = time.time()
     store = api.storage()
     for start in range(0, len(results), _BATCH):
@@ -153,23 +164,15 @@ def _store(results: list[tuple[MatchResult, str, int | None, float | None, str |
         track_ids = [r[0].track_id for r in chunk]
         with store.write_transaction():
             Candidate.delete().where(Candidate.track_id.in_(track_ids)).execute()
-            TrackMatch.insert_many(
+            cursor = store.database.cursor()
+            cursor.executemany(
+                _MATCH_UPSERT,
                 [
-                    {
-                        "track_id": result.track_id,
-                        "status": status,
-                        "file_id": file_id,
-                        "score": score,
-                        "method": method,
-                        "updated_at": now,
-                    }
+                    (result.track_id, status, file_id, score, method, now)
                     for result, status, file_id, score, method in chunk
-                ]
-            ).on_conflict_replace().execute()
-            candidates = [
-                {"track_id": result.track_id, "file_id": c.file_id, "score": c.score}
-                for result, *_ in chunk
-                for c in result.candidates
-            ]
-            if candidates:
-                Candidate.insert_many(candidates).on_conflict_replace().execute()
+                ],
+            )
+            cursor.executemany(
+                _CANDIDATE_INSERT,
+                [(r.track_id, c.file_id, c.score) for r, *_ in chunk for c in r.candidates],
+            )

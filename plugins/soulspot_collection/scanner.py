@@ -224,12 +224,39 @@ def _read_row(
     return row
 
 
+_COLUMNS = (
+    "path",
+    "size",
+    "mtime_ns",
+    "present",
+    "scanned_at",
+    "changed_at",
+    "title",
+    "artist",
+    "album",
+    "duration",
+    "spotify_id",
+    "source",
+    "error",
+)
+#: One upsert per row, sent with the DB-API's executemany: peewee's insert_many builds the SQL
+#: value by value in Python, which cost more than reading the tags (docs/performance.md).
+_UPSERT = (
+    "INSERT INTO collection_files (path, size, mtime_ns, present, scanned_at, changed_at, "
+    "title, artist, album, duration, spotify_id, source, error) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+    "size = excluded.size, mtime_ns = excluded.mtime_ns, present = excluded.present, "
+    "scanned_at = excluded.scanned_at, changed_at = excluded.changed_at, "
+    "title = excluded.title, artist = excluded.artist, album = excluded.album, "
+    "duration = excluded.duration, spotify_id = excluded.spotify_id, "
+    "source = excluded.source, error = excluded.error"
+)
+
+
 def _write(batch: list[dict[str, Any]]) -> None:
     if not batch:
         return
-    fields = [k for k in batch[0] if k != "path"]
-    with api.storage().write_transaction():
-        LocalFile.insert_many(batch).on_conflict(
-            conflict_target=[LocalFile.path],
-            preserve=[getattr(LocalFile, name) for name in fields],
-        ).execute()
+    store = api.storage()
+    with store.write_transaction():
+        cursor = store.database.cursor()
+        cursor.executemany(_UPSERT, [tuple(row[c] for c in _COLUMNS) for row in batch])

@@ -141,7 +141,7 @@ class CollectionService:
         with api.storage().connection():
             tracks = vault_tracks(api.library(), [track_id])
             if track_id not in tracks:
-                raise decisions.DecisionError(f"there is no track {track_id!r} in the library")
+                raise decisions.UnknownTarget(f"there is no track {track_id!r} in the library")
             user = api.current_user()
             decisions.record(track_id, kind, file_id, user.id if user else None)
             rematch(tracks, {track_id})

@@ -89,7 +89,7 @@ def make_blueprint() -> Blueprint:
     def missing(query: MissingQuery) -> str:
         vault = api.library()
         try:
-            items = overview.missing(vault, _svc().standing(), query.playlist)
+            items = overview.missing(vault, _svc().standing(), query.playlist or None)
         except KeyError:
             raise Problem(
                 404, "No such playlist", f"{query.playlist!r} is not in the library."
@@ -110,7 +110,7 @@ def make_blueprint() -> Blueprint:
     @validate(query=MissingQuery)
     def missing_export(query: MissingQuery) -> Response:
         try:
-            items = overview.missing(api.library(), _svc().standing(), query.playlist)
+            items = overview.missing(api.library(), _svc().standing(), query.playlist or None)
         except KeyError:
             raise Problem(
                 404, "No such playlist", f"{query.playlist!r} is not in the library."

@@ -8,9 +8,12 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from soulspot.db import database
 
 from .diff import diff_sequence
-from .models import Change, Entry, FollowedArtist, Liked, Playlist, SavedAlbum, Track
+from .models import Entry, FollowedArtist, Liked, Playlist, SavedAlbum
 from .parse import AlbumRec, ArtistRec, EntryRec, PlaylistRec, SavedRec, TrackRec
 
 
@@ -25,38 +28,74 @@ class Applied:
     kinds: Counter[str] = field(default_factory=Counter)
 
 
+CHANGE_FIELDS = ("playlist_id", "subject_id", "position", "old_position", "old_value", "new_value")
+
+
+def insert_rows(
+    table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *, replace: bool = False
+) -> None:
+    """Many rows of our own tables through the DB-API's ``executemany`` on the peewee
+    database's documented ``cursor()``: building one peewee query object per row made a
+    first sync of a large library spend most of its time generating SQL (see
+    docs/architecture.md). Values are plain str/int/float/None, bound as parameters."""
+    if not rows:
+        return
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    database.cursor().executemany(f'{verb} INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+
 class History:
     def __init__(self, run_id: str, applied: Applied) -> None:
         self.run_id = run_id
         self.applied = applied
+        self._pending: list[tuple[Any, ...]] = []
 
-    def log(self, at: float, kind: str, **values: object) -> None:
-        Change.create(run_id=self.run_id, at=at, kind=kind, **values)
+    def log(self, at: float, kind: str, **values: Any) -> None:
+        """Note a change; written by :meth:`flush` (each ``apply_*`` ends with it)."""
+        self._pending.append((self.run_id, at, kind, *(values.get(name) for name in CHANGE_FIELDS)))
         self.applied.changes += 1
         self.applied.kinds[kind] += 1
+
+    def flush(self) -> None:
+        rows, self._pending = self._pending, []
+        insert_rows("library_change", ("run_id", "at", "kind", *CHANGE_FIELDS), rows)
 
     # --- tracks ----------------------------------------------------------------------------
 
     def upsert_tracks(self, tracks: Iterable[TrackRec], now: float) -> None:
         unique = {t.id: t for t in tracks}
         rows = [
-            {
-                "id": t.id,
-                "uri": t.uri,
-                "kind": t.kind,
-                "name": t.name,
-                "artists": json.dumps(list(t.artists)),
-                "album": t.album,
-                "duration_ms": t.duration_ms,
-                "is_local": t.is_local,
-                "spotify_url": t.spotify_url,
-                "search": " ".join([t.name, *t.artists, t.album or ""]).lower(),
-                "updated_at": now,
-            }
+            (
+                t.id,
+                t.uri,
+                t.kind,
+                t.name,
+                json.dumps(list(t.artists)),
+                t.album,
+                t.duration_ms,
+                int(t.is_local),
+                t.spotify_url,
+                " ".join([t.name, *t.artists, t.album or ""]).lower(),
+                now,
+            )
             for t in unique.values()
         ]
-        for start in range(0, len(rows), 100):
-            Track.insert_many(rows[start : start + 100]).on_conflict_replace().execute()
+        columns = (
+            "id",
+            "uri",
+            "kind",
+            "name",
+            "artists",
+            "album",
+            "duration_ms",
+            "is_local",
+            "spotify_url",
+            "search",
+            "updated_at",
+        )
+        insert_rows("library_track", columns, rows, replace=True)
 
     # --- playlists -------------------------------------------------------------------------
 
@@ -111,6 +150,7 @@ class History:
                 Playlist.update(removed=True, removed_at=now).where(Playlist.id == pid).execute()
                 self.log(now, "playlist_removed", playlist_id=pid, old_value=row.name)
                 self.applied.playlist_ids.add(pid)
+        self.flush()
 
     def mark_unreadable(self, playlist_id: str, snapshot_id: str, count: int) -> None:
         Playlist.update(readable=False, items_snapshot_id=snapshot_id, item_count=count).where(
@@ -164,11 +204,12 @@ class History:
                 )
         for start in range(0, len(closing), 500):
             Entry.update(valid_to=now).where(Entry.id.in_(closing[start : start + 500])).execute()
-        for start in range(0, len(opening), 100):
-            Entry.insert_many(opening[start : start + 100]).execute()
+        columns = ("playlist_id", "position", "track_id", "added_at", "added_by", "valid_from")
+        insert_rows("library_entry", columns, [tuple(row.values()) for row in opening])
         Playlist.update(
             items_snapshot_id=snapshot_id, item_count=len(entries), readable=True
         ).where(Playlist.id == playlist_id).execute()
+        self.flush()
 
     # --- liked songs, albums, artists ----------------------------------------------------
 
@@ -176,19 +217,25 @@ class History:
         self.upsert_tracks((s.track for s in saved), now)
         current = {r.track_id: r for r in Liked.select().where(Liked.valid_to.is_null())}
         new = {s.track.id: s.added_at for s in saved}
+        closing: list[int] = []
+        opening: list[tuple[Any, ...]] = []
         for track_id, row in current.items():
             if track_id not in new or new[track_id] != row.added_at:
-                Liked.update(valid_to=now).where(Liked.id == row.id).execute()
+                closing.append(row.id)
                 self.log(now, "unliked", subject_id=track_id)
                 self.applied.track_ids.add(track_id)
-                self.applied.liked_changed = True
         for track_id, added_at in new.items():
             old = current.get(track_id)
             if old is None or old.added_at != added_at:
-                Liked.create(track_id=track_id, added_at=added_at, valid_from=now)
+                opening.append((track_id, added_at, now))
                 self.log(now, "liked", subject_id=track_id, new_value=_iso(added_at))
                 self.applied.track_ids.add(track_id)
-                self.applied.liked_changed = True
+        for start in range(0, len(closing), 500):
+            Liked.update(valid_to=now).where(Liked.id.in_(closing[start : start + 500])).execute()
+        insert_rows("library_liked", ("track_id", "added_at", "valid_from"), opening)
+        if closing or opening:
+            self.applied.liked_changed = True
+        self.flush()
 
     def apply_albums(self, albums: Sequence[AlbumRec], now: float) -> None:
         current = {r.album_id: r for r in SavedAlbum.select().where(SavedAlbum.valid_to.is_null())}
@@ -209,6 +256,7 @@ class History:
                     valid_from=now,
                 )
                 self.log(now, "album_saved", subject_id=album_id, new_value=rec.name)
+        self.flush()
 
     def apply_artists(self, artists: Sequence[ArtistRec], now: float) -> None:
         current = {
@@ -225,6 +273,7 @@ class History:
                     artist_id=artist_id, name=rec.name, spotify_url=rec.spotify_url, valid_from=now
                 )
                 self.log(now, "artist_followed", subject_id=artist_id, new_value=rec.name)
+        self.flush()
 
 
 def _iso(ts: float) -> str:

@@ -60,6 +60,16 @@ def run_lock() -> Iterator[None]:
         os.close(fd)
 
 
+def sync_running() -> bool:
+    """Whether some process holds the run lock now (a run row left "running" by a killed
+    process does not count)."""
+    try:
+        with run_lock():
+            return False
+    except SyncRefused:
+        return True
+
+
 def missing_scopes() -> frozenset[str] | None:
     """Scopes the owner has not granted; ``None`` when nobody has signed in."""
     client = api.owner_client()

@@ -12,7 +12,7 @@ from .times import iso
 
 
 def library_status() -> dict[str, Any]:
-    from .runner import NEEDED_SCOPES, REAUTHORISE
+    from .runner import NEEDED_SCOPES, REAUTHORISE, sync_running
     from .service import service
 
     client = api.owner_client()
@@ -24,7 +24,7 @@ def library_status() -> dict[str, Any]:
     runs = last_runs(1)
     last = runs[0] if runs else None
     good = last_good_run()
-    current = running()
+    current = running() if sync_running() else None
     paused_until = None
     until = last.paused_until if last is not None and last.status == "paused" else None
     if until is not None and until > time.time():

@@ -9,27 +9,43 @@ class BadTime(ValueError):
     pass
 
 
+#: The latest moment shown (a year-9999 WHEN means "at the end of time").
+LAST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
+#: The earliest (before Spotify existed: the vault was empty then).
+FIRST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+
+
 def parse_when(text: str, what: str = "WHEN") -> float:
     """UNIX seconds for ``text``. A moment is as precise as it is written and covers its
     whole unit: a date alone means the end of that day (UTC), "as of 2026-03-01" being the
     vault as it stood when that day was over; a time to the second, the end of that second
     (so a version shown as ``...T18:30:05.123Z`` includes itself)."""
-    raw = text.strip()
+    raw = _six_digits(text.strip().upper())
     try:
         if len(raw) == 10:
             day = dt.date.fromisoformat(raw)
-            moment = dt.datetime.combine(day, dt.time.max, dt.UTC)
+            moment = min(dt.datetime.combine(day, dt.time.max, dt.UTC), LAST)
         else:
             moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt.UTC)
-            moment += _rest_of_unit(raw)
-    except ValueError:
+            rest = _rest_of_unit(raw)
+            moment = LAST if moment >= LAST - rest else moment + rest
+    except (ValueError, OverflowError):
         raise BadTime(
             f"{what} {text!r} is not an ISO 8601 date or time (expected e.g. 2026-03-01 or "
             "2026-03-01T18:30:00Z)"
         ) from None
-    return moment.timestamp()
+    return max(moment, FIRST).timestamp()
+
+
+def _six_digits(raw: str) -> str:
+    """Python reads at most microseconds; RFC 3339 allows any number of digits."""
+    head, dot, rest = raw.partition(".")
+    if not dot:
+        return raw
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    return head + dot + rest[: min(digits, 6)] + rest[digits:]
 
 
 def _rest_of_unit(raw: str) -> dt.timedelta:

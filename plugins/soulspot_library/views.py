@@ -26,12 +26,28 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     q: str = Field("", max_length=200, description="Search track, artist and album names.")
     page: int = Field(1, ge=1, le=100_000, description="Page number, from 1.")
-    at: str = Field("", max_length=40, description="Show the list as of this ISO 8601 time.")
+    at: str = Field(
+        "",
+        max_length=40,
+        description="Show the list as of this ISO 8601 date or time.",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class PlaylistQuery(ListQuery):
-    from_: str = Field("", alias="from", max_length=40, description="Diff: older version.")
-    to: str = Field("", max_length=40, description="Diff: newer version (empty: now).")
+    from_: str = Field(
+        "",
+        alias="from",
+        max_length=40,
+        description="Diff: the older version (ISO 8601).",
+        json_schema_extra={"format": "date-time"},
+    )
+    to: str = Field(
+        "",
+        max_length=40,
+        description="Diff: the newer version (ISO 8601; empty: now).",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class ChangesQuery(BaseModel):
@@ -70,7 +86,7 @@ def overview(query: ListQuery) -> str:
 @bp.post("/library/sync")
 @validate(form=SyncForm, summary="Start a library sync now (in the background).")
 def sync_now(form: SyncForm) -> Response:
-    from .runner import REAUTHORISE, missing_scopes
+    from .runner import REAUTHORISE, missing_scopes, sync_running
     from .service import service
 
     missing = missing_scopes()
@@ -78,6 +94,8 @@ def sync_now(form: SyncForm) -> Response:
         flash("Sign in with Spotify first.", "error")
     elif missing:
         flash(f"Spotify: {REAUTHORISE}.", "error")
+    elif sync_running():
+        flash("A library sync is already running.", "warn")
     elif service().start_background(full=form.full == "1"):
         flash("Sync started.", "ok")
     else:

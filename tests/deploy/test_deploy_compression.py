@@ -12,7 +12,7 @@ from flask import Flask
 
 # Without a sign-in plugin the kernel serves on loopback only, which the test client is:
 # the dashboard and the JSON API are reachable without signing in.
-NO_AUTH = ["spotify", "library", "collection"]  # the library needs auth, the collection the library
+NO_AUTH = ["spotify", "library", "collection"]  # the library needs the auth concern
 
 
 @pytest.fixture

@@ -31,9 +31,8 @@ from kernel_support import (
 from soulspot.testing import run_jobs
 
 EXAMPLE = REPO / "examples" / "soulspot-hello"
-NO_AUTH = {
-    "SOULSPOT_DISABLE_PLUGINS": "spotify,library,collection"
-}  # pages on loopback without signing in
+# pages on loopback without signing in
+NO_AUTH = {"SOULSPOT_DISABLE_PLUGINS": "spotify,library,collection"}
 OFF = {"SOULSPOT_DISABLE_PLUGINS": ALL_BUILTINS_OFF}
 
 

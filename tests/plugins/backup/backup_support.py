@@ -12,7 +12,7 @@ from soulspot import hookimpl
 from soulspot.types import BackupSource, Migration, PluginManifest, StagedRestore
 
 #: Plugins the backup tests never need (sign-in would gate every page).
-DISABLE = ["spotify", "library", "collection"]  # the library needs auth, the collection the library
+DISABLE = ["spotify", "library", "collection"]  # the library needs the auth concern
 
 
 def _create_rows(db: Any, _migrator: Any) -> None:

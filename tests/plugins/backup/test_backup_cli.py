@@ -17,6 +17,7 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "soulspot.toml"
     path.write_text(
         f'[kernel]\ndata_dir = "{tmp_path / "data"}"\n\n[plugins.spotify]\nenabled = false\n'
+        "\n[plugins.library]\nenabled = false\n"  # the library needs the auth concern
     )
     return path
 

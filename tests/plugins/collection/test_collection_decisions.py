@@ -117,11 +117,15 @@ def test_bad_decisions_are_refused_with_a_reason(setup):
         "/api/collection/decisions",
         json={"track_id": SONGS[0].id, "decision": "choose", "file_id": 9999},
     )
-    assert unknown_file.status_code == 422 and "9999" in unknown_file.get_json()["detail"]
+    assert unknown_file.status_code == 404 and "9999" in unknown_file.get_json()["detail"]
     unknown_track = client.post(
         "/api/collection/decisions", json={"track_id": "nope", "decision": "not_wanted"}
     )
-    assert unknown_track.status_code == 422
+    assert unknown_track.status_code == 404
+    no_file = client.post(
+        "/api/collection/decisions", json={"track_id": SONGS[0].id, "decision": "accept"}
+    )
+    assert no_file.status_code == 409 and "needs a file" in no_file.get_json()["detail"]
     bad_kind = client.post(
         "/api/collection/decisions", json={"track_id": SONGS[0].id, "decision": "maybe"}
     )

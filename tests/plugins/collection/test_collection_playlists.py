@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from collection_support import ONLY, ListVault, VaultPlugin, config, vault_track
 from tests.support.audio_files import Tags, write_audio
 from tests.support.collection_corpus import CorpusTrack
@@ -65,3 +66,30 @@ def test_playlists_are_written_with_relative_paths(make_app, tmp_path):
         export(api.library(), service(app).standing(), out)
     assert not (out / "ambient _ nordic_ _BEST_ (2).m3u8").exists()
     assert (out / "mine.m3u8").exists() and (out / MANIFEST).exists()
+
+
+def test_the_scheduled_jobs_scan_and_export(make_app, tmp_path):
+    from soulspot.testing import run_jobs
+
+    music = tmp_path / "music"
+    write_audio(music / "a.flac", Tags("Hyperballad", "Björk"), 321)
+    vault = ListVault()
+    vault.known[SONGS[0].id] = vault_track(SONGS[0])
+    vault.liked_ids = [SONGS[0].id]
+    out = tmp_path / "navidrome"
+    settings = config(music, playlist_dir=str(out), scan_schedule="15 2 * * 0")
+    app = make_app(settings, only=ONLY, plugins=[("vault", VaultPlugin(vault))])
+    run_jobs(app, "collection.scan")
+    run_jobs(app, "collection.export")
+    liked = (out / "Liked Songs.m3u8").read_text(encoding="utf-8")
+    assert "#EXTINF:321,Björk - Hyperballad" in liked
+    with app.app_context(), api.storage().connection():
+        assert api.storage().audit.count(event="collection.playlists_exported") == 1
+
+    quiet = make_app(
+        config(music, scan_schedule="off"), only=ONLY, plugins=[("vault", VaultPlugin(vault))]
+    )
+    with pytest.raises(LookupError):
+        run_jobs(quiet, "collection.scan")
+    with pytest.raises(LookupError):
+        run_jobs(quiet, "collection.export")  # no playlist_dir

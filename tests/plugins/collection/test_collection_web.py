@@ -144,4 +144,4 @@ def test_the_page_says_what_to_configure(make_app, tmp_path):
     assert "set <code>[plugins.collection] music_dirs</code>" in client.get("/collection").get_data(
         as_text=True
     )
-    assert client.post("/api/collection/scan", json={}).status_code == 422
+    assert client.post("/api/collection/scan", json={}).status_code == 409

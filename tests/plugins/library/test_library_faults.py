@@ -138,8 +138,12 @@ def test_a_list_cut_short_is_never_taken_as_removals(
 def test_one_run_at_a_time(app: Flask, owner: Owner, webapi: SpotifyWebAPI) -> None:
     from soulspot_library.runner import SyncRefused, run_lock
 
-    with app.app_context(), run_lock(), pytest.raises(SyncRefused, match="already running"):
-        sync(app)
+    with app.app_context(), run_lock():
+        with pytest.raises(SyncRefused, match="already running"):
+            sync(app)
+        resp = owner.post("/library/sync", {"csrf_token": owner.csrf()})
+        assert resp.status_code == 302
+        assert "A library sync is already running." in owner.get("/library").get_data(as_text=True)
 
 
 def test_fewer_scopes_ask_to_reauthorise(

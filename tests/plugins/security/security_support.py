@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 #: Plugins that answer HTTP in these tests: auth off (loopback), so no sign-in is needed.
-NO_AUTH = ["spotify", "library", "collection"]  # the library needs auth, the collection the library
+NO_AUTH = ["spotify", "library", "collection"]  # the library needs the auth concern
 
 NONCE = re.compile(r"'nonce-([A-Za-z0-9_\-]{16,})'")
 

@@ -19,7 +19,9 @@ from soulspot import hookimpl
 from soulspot.plugins import PluginError
 from soulspot.types import Migration, PluginManifest
 
-ONLY_SQLITE = {"SOULSPOT_DISABLE_PLUGINS": "spotify,observability,metrics,security,backup,library"}
+ONLY_SQLITE = {
+    "SOULSPOT_DISABLE_PLUGINS": "spotify,observability,metrics,security,backup,library,collection"
+}
 
 
 def _store(app):
