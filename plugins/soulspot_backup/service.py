@@ -485,7 +485,10 @@ class BackupService:
             except BaseException as exc:  # handed to the waiting thread
                 box["error"] = exc
 
-        worker = threading.Thread(target=run, name=name, daemon=True)
+        # The caller's context goes along (its log context and, with tracing, its span):
+        # the work on the other thread is part of the same request, job or command.
+        context = contextvars.copy_context()
+        worker = threading.Thread(target=context.run, args=(run,), name=name, daemon=True)
         worker.start()
 
         def result() -> _T:

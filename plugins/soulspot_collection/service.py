@@ -61,16 +61,17 @@ class CollectionService:
         """Scan the music folders, then rematch what the changes concern. Raises
         :class:`~soulspot_collection.scanner.ScanBusy` when a scan is running."""
         cfg = self.config
-        summary = run_scan(
-            list(cfg.music_dirs),
-            list(cfg.file_types),
-            cfg.follow_symlinks,
-            self.lock_path,
-            full=full,
-            progress=progress,
-        )
+        with api.span("collection.scan", **{"soulspot.full": full}):
+            summary = run_scan(
+                list(cfg.music_dirs),
+                list(cfg.file_types),
+                cfg.follow_symlinks,
+                self.lock_path,
+                full=full,
+                progress=progress,
+            )
         self.last_scan_seconds = summary.duration
-        with api.storage().connection():
+        with api.span("collection.rematch"), api.storage().connection():
             tracks = vault_tracks(api.library())
             only = affected_by_files(summary.changed_ids, tracks) | without_standing(tracks)
             outcome = rematch(tracks, only)

@@ -80,16 +80,26 @@ class Syncer:
         if listed is not None:
             self.total = 4 + len(listed)
             for rec in listed:
-                self._step(f"playlist {rec.name}", functools.partial(self.sync_items, rec))
+                self._step(
+                    f"playlist {rec.name}",
+                    functools.partial(self.sync_items, rec),
+                    what="playlist",
+                    **{"soulspot.playlist_id": rec.id},
+                )
         self._step("liked songs", self.sync_liked)
         self._step("albums", self.sync_albums)
         self._step("artists", self.sync_artists)
         return self.failures
 
-    def _step(self, label: str, work: Callable[[], Any]) -> Any:
+    def _step(
+        self, label: str, work: Callable[[], Any], *, what: str = "", **attributes: str
+    ) -> Any:
+        """One step; with tracing, a span ``library.sync <what>`` whose children are the
+        pages it read (``library.page``) and their HTTP calls."""
         self._report(label)
         try:
-            return work()
+            with api.span(f"library.sync {what or label}", **attributes):
+                return work()
         except Malformed as exc:
             self._fail(str(exc))
         except StepFailed as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from soulspot import api
 from soulspot.auth import OwnerClient, ReauthorizationRequired
 
 from .config import LibraryConfig
@@ -75,6 +76,11 @@ class WebAPI:
         self.waited = 0.0
 
     def get(self, endpoint: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One page, retries and waits included (a ``library.page`` span with tracing)."""
+        with api.span("library.page", **{"soulspot.endpoint": endpoint}):
+            return self._fetch(endpoint, path, params)
+
+    def _fetch(self, endpoint: str, path: str, params: Mapping[str, Any] | None) -> Any:
         label = f"GET {endpoint}"
         server_errors = 0
         no_header_waits = 0

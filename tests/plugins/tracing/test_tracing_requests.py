@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from flask import Blueprint
 
 from conftest import flush
-from flask import Blueprint
 from soulspot import hookimpl
 from soulspot.api import public
 from soulspot.testing import deep_merge
