@@ -84,7 +84,7 @@ def next_version(version: str, steps: int = 1) -> str:
 
 def _copy_tree(dest: Path) -> None:
     dest.mkdir(parents=True)
-    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (REPO / name).exists():
             shutil.copy2(REPO / name, dest / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
