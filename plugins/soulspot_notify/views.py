@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from pydantic import BaseModel, ConfigDict
 
 from soulspot import api
+from soulspot.errors import Problem
 from soulspot.validation import NoParams, validate
 
 from .config import ALL_EVENTS
@@ -77,7 +78,17 @@ def api_summary(query: NoParams) -> Any:
 
 
 @bp.post("/api/notify/test")
-@validate(response=TestResult)
+@validate(
+    response=TestResult,
+    errors={
+        409: "No notification service is configured ([plugins.notify] urls).",
+        502: "Not every configured service accepted the test notification.",
+    },
+)
 def api_test() -> Any:
     result = _send_test()
-    return jsonify(result.model_dump()), 200 if result.ok else 502
+    if result.ok:
+        return result
+    if result.services == 0:
+        raise Problem(409, "Not configured", result.message)
+    raise Problem(502, "Not delivered", result.message)

@@ -47,7 +47,7 @@ class Layout:
             {
                 "SOULSPOT_CONFIG": str(self.config),
                 "SOULSPOT__KERNEL__DATA_DIR": str(self.data),
-                "SOULSPOT_DISABLE_PLUGINS": "spotify",
+                "SOULSPOT_DISABLE_PLUGINS": "spotify,library,collection",
                 "HOME": "/nonexistent",
                 "TMPDIR": str(self.tmp),
             }

@@ -397,7 +397,10 @@ def test_second_serve_on_the_same_data_dir_refuses_naming_the_first(tmp_path):
     try:
         assert first.stdout is not None and first.stdout.readline().strip() == "held"
         config = tmp_path / "soulspot.toml"
-        config.write_text(f'[kernel]\ndata_dir = "{data}"\n\n[plugins.spotify]\nenabled = false\n')
+        config.write_text(
+            f'[kernel]\ndata_dir = "{data}"\n\n[plugins.spotify]\nenabled = false\n'
+            "\n[plugins.library]\nenabled = false\n\n[plugins.collection]\nenabled = false\n"
+        )
         second = subprocess.run(
             [
                 str(Path(sys.executable).parent / "soulspot"),

@@ -18,6 +18,7 @@ def config(tmp_path: Path) -> Path:
     path.write_text(
         f'[kernel]\ndata_dir = "{tmp_path / "data"}"\n\n[plugins.spotify]\nenabled = false\n'
         "\n[plugins.library]\nenabled = false\n"  # the library needs the auth concern
+        "\n[plugins.collection]\nenabled = false\n"  # and the collection the library
     )
     return path
 
@@ -187,7 +188,7 @@ def test_verify_an_archive_path_prune_confirms_and_a_bad_dir_exits_2(
                 "backup": {"keep_last": 1, "keep_daily": 0, "keep_weekly": 0, "keep_monthly": 0}
             }
         },
-        disable=["spotify"],
+        disable=["spotify", "library", "collection"],
     )
     with app.app_context():
         for _ in range(2):

@@ -27,7 +27,7 @@ from soulspot_backup.reading import read_archive
 from soulspot_backup.service import service
 
 #: No sign-in plugin (pages answer this machine), no CSRF tokens: plain clients can write.
-DISABLE = ["spotify", "security"]
+DISABLE = ["spotify", "security", "library", "collection"]
 
 
 class SignInPlugin:

@@ -92,6 +92,9 @@ def test_events_left_out_of_the_list_send_nothing(notify_app: Any, hook: Webhook
     assert [p["title"] for p in hook.wait_for(1)] == ["SoulSpot: sign-in refused"]
 
 
+NO_AUTH_OR_BACKUP = ["spotify", "backup", "library", "collection"]
+
+
 class Health:
     """Health checks named like the replication and spotify plugins' (their public names)."""
 
@@ -115,7 +118,7 @@ def test_the_health_watch_reports_lag_and_reauth_once_until_they_clear(
     notify_app: Any, hook: WebhookReceiver
 ) -> None:
     health = Health()
-    app = notify_app(plugins=[("health", health)], disable=["spotify", "backup"])
+    app = notify_app(plugins=[("health", health)], disable=NO_AUTH_OR_BACKUP)
     run_jobs(app, "notify.watch")  # all good: nothing
     health.replication = CheckResult("warn", "replica 95 s behind")
     health.spotify = CheckResult(
@@ -145,7 +148,7 @@ def test_reauth_far_away_is_not_news(notify_app: Any, hook: WebhookReceiver) -> 
         "warn", "x", {"accounts": [{"user": "alice", "reason": "soon", "days_left": 30}]}
     )
     health.replication = CheckResult("warn", "marker")
-    app = notify_app(plugins=[("health", health)], disable=["spotify", "backup"])
+    app = notify_app(plugins=[("health", health)], disable=NO_AUTH_OR_BACKUP)
     run_jobs(app, "notify.watch")
     assert [p["title"] for p in hook.wait_for(1)] == ["SoulSpot: replication is lagging"]
 

@@ -327,7 +327,12 @@ def test_only_serve_and_db_upgrade_migrate(tmp_path, make_app):
     `db upgrade` with nothing to do takes no backup; `db downgrade` refuses while another
     process (soulspot serve) uses the data directory."""
     data = tmp_path / "data"
-    config = write_config(tmp_path, data, "\n[plugins.spotify]\nenabled = false\n")
+    config = write_config(
+        tmp_path,
+        data,
+        "\n[plugins.spotify]\nenabled = false\n\n[plugins.library]\nenabled = false\n"
+        "\n[plugins.collection]\nenabled = false\n",
+    )
     cli = lambda *a: run_cli("--config", str(config), *a, cwd=tmp_path)  # noqa: E731
     assert cli("db", "upgrade").returncode == 0
     assert cli("backup", "create").returncode == 0
