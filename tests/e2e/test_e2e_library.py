@@ -12,6 +12,7 @@ from pathlib import Path
 
 from e2e_support import PageWatch, check_page
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import Error as PlaywrightError
 
 from conftest import Served
 from support.spotify_webapi import SpotifyWebAPI, generate_library
@@ -25,7 +26,10 @@ def _wait_for_ok(page: Page, deadline: float = 60.0) -> None:
             return
         page.wait_for_timeout(300)  # the page refreshes itself while a sync runs
         if not page.locator("#progress").count():
-            page.reload()
+            try:
+                page.reload()
+            except PlaywrightError:  # the page's own refresh navigated at the same moment
+                continue
     raise AssertionError(page.locator("main").inner_text())
 
 
