@@ -9,8 +9,8 @@ from types import FrameType
 
 from flask import Flask
 
-from .api import is_loopback
 from .config import ConfigError, trusted_hosts
+from .context import is_loopback
 from .scheduler import start_scheduler
 from .state import KernelState
 
