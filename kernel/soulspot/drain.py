@@ -128,8 +128,10 @@ class Drain:
         return any(ch.writable() for ch in channels if _is_connection(ch))
 
     def _wait_then_stop(self) -> None:
-        assert self.started is not None
-        deadline = self.started + self.seconds
+        started = self.started
+        if started is None:  # begin() sets it before this thread starts
+            raise RuntimeError("the drain was not started")
+        deadline = started + self.seconds
         quiet_since: float | None = None
         while time.monotonic() < deadline:
             now = time.monotonic()
@@ -144,7 +146,7 @@ class Drain:
         if left:
             log.warning("drain timed out", extra={"in_flight": left, "drain_seconds": self.seconds})
         else:
-            log.info("drained", extra={"seconds": round(time.monotonic() - self.started, 3)})
+            log.info("drained", extra={"seconds": round(time.monotonic() - started, 3)})
         # The second SIGTERM ends waitress's loop on the main thread (the handler raises
         # SystemExit, which waitress's run() catches to shut its worker threads down). Not
         # SIGINT: a service started in the background may have it ignored.

@@ -227,7 +227,8 @@ class Reader:
     def saved_track(self, value: Any, where: str) -> SavedRec:
         obj = self.obj(value, where)
         added = self.time(obj, "added_at", where)
-        assert added is not None
+        if added is None:  # self.time raises Malformed for a missing added_at first
+            raise Malformed(f"{where}.added_at is missing")
         return SavedRec(self.track(self.get(obj, "track", where, Mapping), f"{where}.track"), added)
 
     def saved_album(self, value: Any, where: str) -> AlbumRec:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
+import subprocess  # nosec B404 - the upgrade runs each release's own soulspot command
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass

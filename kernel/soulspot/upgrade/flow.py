@@ -52,6 +52,12 @@ class Upgrade:
         self.record: Path | None = None
         self.database = Path()
 
+    def _record(self) -> Path:
+        """This upgrade's record folder (made when the upgrade starts, before any rollback)."""
+        if self.record is None:
+            raise RuntimeError("no upgrade record yet: the upgrade has not started")
+        return self.record
+
     # --- reporting -----------------------------------------------------------------------
 
     def log(self, message: str, **fields: object) -> None:
@@ -164,8 +170,8 @@ class Upgrade:
     def _roll_back(
         self, old: Release, new: Release, before: dict[str, int], backup_id: str, why: str
     ) -> int:
-        assert self.record is not None
-        env = self.environment(self.record)
+        record = self._record()
+        env = self.environment(record)
         self.log(f"{why}; rolling back to {old.version}", outcome="rolling-back", reason=why)
         try:
             # The link first: whatever starts the service from now on starts the old version.
@@ -213,8 +219,7 @@ class Upgrade:
         except StepFailed as exc:
             self.log(f"downgrade failed ({exc}); restoring the pre-upgrade backup {backup_id}")
         database = self.database
-        assert self.record is not None
-        aside = database.parent / "set-aside" / self.record.name
+        aside = database.parent / "set-aside" / self._record().name
         aside.mkdir(parents=True, exist_ok=True)
         for path in database.parent.glob(database.name + "*"):
             path.rename(aside / path.name)
