@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource, StagedRestore
 
-from . import marker, signing
+from . import marker
 from .archive import (
     BackupError,
     NeedsPassphrase,
@@ -47,6 +47,7 @@ from .archive import (
     valid_id,
 )
 from .reading import read_archive
+from .signing import unauthenticated
 
 if TYPE_CHECKING:  # pragma: no cover
     from .service import BackupService
@@ -82,8 +83,8 @@ def run(
     from soulspot.inflight import StillBusy
 
     with svc.lock:
-        svc._clean_stale()
-        path = svc._resolve(ref)
+        svc.clean_stale()
+        path = svc.resolve(ref)
         parsed = parse_name(path.name)
         ident = parsed.id if parsed is not None else str(path)
         in_folder = parsed is not None and path.parent == svc.dir
@@ -129,7 +130,7 @@ def _check(
         raise
     problems = list(result.problems)
     if result.manifest is not None and not problems:
-        problems += svc._verify_sources(work, result.manifest)
+        problems += svc.verify_sources(work, result.manifest)
     if any(p.startswith("not enough free space") for p in problems):
         message = f"backup {ident} was not restored: " + "; ".join(problems)
         _refuse(ident, message)
@@ -137,7 +138,7 @@ def _check(
     if result.manifest is None or problems:
         message = f"backup {ident} is damaged and was not restored: " + "; ".join(problems)
         if in_folder:
-            svc._record_verification(ident, problems)
+            svc.record_verification(ident, problems)
         _refuse(ident, message)
         raise BackupError(message)
     manifest = result.manifest
@@ -195,15 +196,6 @@ def _check(
                 continue
         plan.sources.append(name)
     return plan
-
-
-def unauthenticated(signature: str) -> str:
-    if signature == signing.UNKNOWN_KEY:
-        return (
-            "is signed with a key this install does not have (made on another machine? copy "
-            "that machine's keys/backup-signing.key into this data directory's keys/ folder)"
-        )
-    return "is not signed (made before backups were signed, or its signature was removed)"
 
 
 def _config_note(svc: BackupService, src: Path, ident: str, skip: bool) -> str | None:

@@ -147,3 +147,14 @@ def key_source(ring: KeyRing) -> BackupSource:
         ring.merge(read_keys(src / "backup-signing.key"))
 
     return BackupSource(SOURCE_NAME, snapshot, restore, verify, sensitive=True)
+
+
+def unauthenticated(signature: str) -> str:
+    """Why an archive whose signature :func:`check` found ``signature`` is not authentic,
+    worded for the owner (it follows "the archive" or "backup <id>")."""
+    if signature == UNKNOWN_KEY:
+        return (
+            "is signed with a key this install does not have (made on another machine? copy "
+            "that machine's keys/backup-signing.key into this data directory's keys/ folder)"
+        )
+    return "is not signed (made before backups were signed, or its signature was removed)"
