@@ -569,13 +569,5 @@ def _in_place(
     return manifest
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"

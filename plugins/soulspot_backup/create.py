@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Flask
 
 from soulspot import __version__ as kernel_version
+from soulspot.api import fsync_dir
 from soulspot.errors import is_disk_full
 
 from .archive import (
     ArchiveName,
     BackupError,
     digest_file,
-    fsync_dir,
     new_name,
     staged_files,
     write_archive,

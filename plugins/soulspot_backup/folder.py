@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .archive import BackupError, fsync_dir, parse_name, valid_id
+from soulspot.api import atomic_write, fsync_dir
+
+from .archive import BackupError, parse_name, valid_id
 
 #: Work files of a backup, restore or verification in progress (removed when stale).
 WORK_PREFIXES = (".staging-", ".restore-", ".verify-")
@@ -135,9 +137,7 @@ class BackupFolder:
             state = self.read_state()
             state.setdefault("verified", {})
             update(state)
-            tmp = self.dir / ".state.json.tmp"
-            tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-            os.replace(tmp, self.state_path)
+            atomic_write(self.state_path, json.dumps(state, indent=2, sort_keys=True))
 
     def record_verification(self, ident: str, problems: list[str]) -> None:
         """Remember that backup ``ident`` was verified now, with these ``problems``."""

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soulspot.api import atomic_write
 from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource, StagedRestore
 
@@ -212,9 +213,7 @@ def _config_note(svc: BackupService, src: Path, ident: str, skip: bool) -> str |
         return None
     kept = svc.dir / f"config-from-{ident.rsplit('/', 1)[-1]}.toml"
     try:
-        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write((src / "soulspot.toml").read_bytes())
+        atomic_write(kept, (src / "soulspot.toml").read_bytes())
         where = f"; the archived copy is in {kept} to compare by hand"
     except OSError:
         where = ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -11,10 +10,11 @@ from typing import Any
 
 from flask import Flask
 
+from soulspot.api import atomic_write
 from soulspot.config import secret_values
 from soulspot.types import BackupSource
 
-from .archive import BackupError, fsync_dir
+from .archive import BackupError
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 CONFIG_SOURCE = "config"
@@ -81,14 +81,11 @@ def config_source(kernel: Any) -> BackupSource:
         if not archived.exists():
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.restore-tmp")
-        shutil.copyfile(archived, tmp)
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
+        mode = 0o600
         if path.exists():
+            mode = path.stat().st_mode & 0o777  # the restored file keeps the live one's mode
             shutil.copy2(path, path.with_name(path.name + ".before-restore"))
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        atomic_write(path, archived.read_bytes(), mode=mode)
 
     def verify(src: Path) -> list[str]:
         import tomllib

@@ -14,7 +14,8 @@ from typing import Any
 
 from flask import Flask
 
-from .archive import fsync_dir
+from soulspot.api import fsync_dir
+
 from .config import BackupConfig
 
 log = logging.getLogger("soulspot.backup")
