@@ -32,7 +32,6 @@ from .archive import (
     new_name,
     staged_files,
     write_archive,
-    write_back,
 )
 from .folder import BackupInfo
 from .reading import read_archive
@@ -65,20 +64,18 @@ def create(
         def work() -> list[str]:
             manifest = _snapshot(svc, name, staging, bool(passphrase), progress, schema)
             files = [path for _, path in staged_files(staging)]
-            # each source checks its snapshot before the archive consumes the files, while
-            # this thread hashes the same bytes for the archive's manifest (both read the
-            # page cache and release the GIL: two CPUs, one pass of time) and a third writes
-            # them to disk a few MiB at a time (see write_back)
+            # each source checks its snapshot while this thread hashes the same bytes (both
+            # read the page cache and release the GIL: two CPUs, one pass of time); the
+            # archive then refuses a file that no longer matches, so what was checked is what
+            # is archived
             progress("verifying the snapshots")
             checking = in_thread(
                 svc.app,
                 lambda: svc.verify_sources(staging, manifest),
                 name="soulspot-backup-check",
             )
-            writing = in_thread(svc.app, lambda: write_back(*files), name="soulspot-backup-disk")
             digests = {} if passphrase else {path: digest_file(path) for path in files}
             problems = checking()
-            writing()
             progress("writing the archive")
             write_archive(tmp, staging, manifest, passphrase, progress, digests, svc.signing.sign)
             os.replace(tmp, final)
