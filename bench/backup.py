@@ -12,7 +12,8 @@ measures on the same file, in the same run:
   copy that reads the live database while writers keep going. Issue 7's target, >= 250
   MB/s, is for this snapshot method;
 * ``soulspot snapshot+archive``: the snapshot, its ``PRAGMA integrity_check`` (while the
-  same bytes are hashed), the tar archive, fsynced and renamed: a durable, checked backup.
+  same bytes are copied into the tar archive, hashed and paced to disk), fsynced and
+  renamed: a durable, checked backup.
   Bound by how fast the disk takes the data, like ``sqlite3 .backup``;
 * ``soulspot with verify``: the whole ``soulspot backup create``: the same plus reading
   the archive back from disk against its checksums.
@@ -205,7 +206,7 @@ def main() -> None:
             phases = {
                 "snapshot (backup API, one step)": t_checked - started,
                 "integrity_check || sha256": t_archive - t_checked,
-                "archive (tar header, fsync)": t_verify - t_archive,
+                "archive (copy || integrity_check, fsync)": t_verify - t_archive,
                 "verify archive (read back, sha256)": ended - t_verify,
             }
             snapshot = phases["snapshot (backup API, one step)"]

@@ -28,9 +28,7 @@ from soulspot.errors import is_disk_full
 from .archive import (
     ArchiveName,
     BackupError,
-    digest_file,
     new_name,
-    staged_files,
     write_archive,
 )
 from .folder import BackupInfo
@@ -63,21 +61,24 @@ def create(
 
         def work() -> list[str]:
             manifest = _snapshot(svc, name, staging, bool(passphrase), progress, schema)
-            files = [path for _, path in staged_files(staging)]
-            # each source checks its snapshot while this thread hashes the same bytes (both
-            # read the page cache and release the GIL: two CPUs, one pass of time); the
-            # archive then refuses a file that no longer matches, so what was checked is what
-            # is archived
+            # each source checks its snapshot on another thread while this one copies the
+            # same bytes into the archive, hashing them and pacing them to disk (both read
+            # the page cache and release the GIL: two CPUs, one pass of time). The archive
+            # is renamed into the folder even when a check fails: kept, marked as failed.
             progress("verifying the snapshots")
             checking = in_thread(
                 svc.app,
                 lambda: svc.verify_sources(staging, manifest),
                 name="soulspot-backup-check",
             )
-            digests = {} if passphrase else {path: digest_file(path) for path in files}
-            problems = checking()
             progress("writing the archive")
-            write_archive(tmp, staging, manifest, passphrase, progress, digests, svc.signing.sign)
+            try:
+                write_archive(tmp, staging, manifest, passphrase, progress, None, svc.signing.sign)
+            finally:
+                problems = checking()  # never leave the check running on a failed write
+            # the snapshot is in the archive now: removed before the page cache writes it
+            # to disk too
+            shutil.rmtree(staging, ignore_errors=True)
             os.replace(tmp, final)
             fsync_dir(svc.dir)
             progress(f"verifying {name.id}")
