@@ -183,3 +183,32 @@ def test_spans_are_exported_in_batches_as_the_otel_bsp_variables_say(
     assert all(size <= 8 for size in sizes())
     live = [s for s in receiver.spans if s.name == "GET /health/live"]
     assert len(live) == 20
+
+
+def test_the_docs_compose_example_configures_tracing_to_jaeger(run_cli: Any) -> None:
+    """docs/observability.md's compose override, as written: its environment really turns
+    tracing on towards the Jaeger service's OTLP/HTTP port."""
+    import re
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[3]
+    doc = (root / "docs" / "observability.md").read_text()
+    section = doc.split("### A trace backend next to SoulSpot (Jaeger)", 1)[1]
+    override = yaml.safe_load(re.search(r"```yaml\n(.+?)\n```", section, re.S).group(1))
+    services = override["services"]
+    ours = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    assert "soulspot" in ours, "the override extends the repository's soulspot service"
+    assert services["jaeger"]["image"].startswith("jaegertracing/all-in-one:")
+
+    env = {k: str(v) for k, v in services["soulspot"]["environment"].items()}
+    result = run_cli(["config", "show"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert '"otlp-http"' in rows["plugins.tracing.exporter"]
+    assert "SOULSPOT__TRACING__EXPORTER" in rows["plugins.tracing.exporter"]
+    endpoint = urlsplit(env["SOULSPOT__TRACING__ENDPOINT"])
+    assert endpoint.geturl() in rows["plugins.tracing.endpoint"]
+    assert (endpoint.hostname, endpoint.port, endpoint.path) == ("jaeger", 4318, "/v1/traces")
