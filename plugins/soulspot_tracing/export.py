@@ -71,7 +71,9 @@ class BoundedExportProcessor(SpanProcessor):
             self.on_dropped(1)
             return
         self.queue.append(span)
-        if waiting + 1 == self.batch_size:  # a full batch: export it now, not at the delay
+        # A full batch: export it now, not at the delay (">=": two threads may append at
+        # once, and a missed wake-up would let the queue fill for the whole delay).
+        if waiting + 1 >= self.batch_size and not self.wake.is_set():
             self.wake.set()
 
     def run(self) -> None:
