@@ -11,6 +11,11 @@ Flask (median over back-to-back pairs of rounds, which a busy machine disturbs l
 - a signed-in API call, ``GET /api/plugins`` with the session cookie of a real sign-in
   through the local OAuth provider of tests/support (target >= 0.5x).
 
+Then what tracing costs that signed-in call (issue 20), three SoulSpot servers side by side
+in the same run (``bench/tracing.py``'s measurement): the ``tracing`` plugin off, loaded
+without an exporter (goal >= 0.98x off), and exporting every span to a local OTLP receiver
+(goal >= 0.8x off). ``--no-tracing`` skips it.
+
 Run: ``.venv/bin/python bench/overhead.py [--seconds 2] [--rounds 5] [--check]``
 (``--check`` exits 1 when a target is missed). ``make bench`` runs it.
 """
@@ -210,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         "when 'spotify' is among them)",
     )
     parser.add_argument("--paths", default=",".join(TARGETS), help="which paths to measure")
+    parser.add_argument(
+        "--no-tracing",
+        dest="tracing",
+        action="store_false",
+        help="skip the tracing off / idle / on servers",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -255,8 +266,20 @@ def main(argv: list[str] | None = None) -> int:
                 p.terminate()
                 p.join(5)
 
-    report(figures, as_json=args.json)
+    tracing_figures = None
+    if args.tracing:
+        import tracing  # bench/tracing.py: it imports this module's load generator
+
+        tracing_figures = tracing.measure(args.seconds, args.rounds, args.clients)
+    if args.json:
+        print(json.dumps({**figures, "tracing": tracing_figures}, indent=2))
+    else:
+        report(figures, as_json=False)
+        if tracing_figures is not None:
+            tracing.report(tracing_figures)
     missed = [path for path, f in figures.items() if f["ratio"] < TARGETS[path]]
+    if tracing_figures is not None:
+        missed += [f"tracing {mode}" for mode in tracing.missed(tracing_figures)]
     if args.check and missed:
         print(f"target missed for: {', '.join(missed)}", file=sys.stderr)
         return 1

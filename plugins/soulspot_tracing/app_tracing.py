@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from flask import Flask
 from opentelemetry import trace
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span
 
@@ -83,7 +84,14 @@ def install(app: Flask, config: TracingConfig, exporter: str, trusted_proxies: i
     state = AppTracing(provider, processor, exported, dropped)
     app.extensions[PROVIDER_KEY] = state
     FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
-        app, tracer_provider=provider, request_hook=request_hook, response_hook=response_hook
+        app,
+        tracer_provider=provider,
+        request_hook=request_hook,
+        response_hook=response_hook,
+        # Prometheus is the metrics path: the instrumentation's own request metrics go to
+        # a no-op meter, and no SQL commenter context is built per request (no ORM reads it).
+        meter_provider=NoOpMeterProvider(),
+        enable_commenter=False,
     )
     if trusted_proxies == 0:
         app.wsgi_app = untrusted_trace_context(app.wsgi_app)  # type: ignore[method-assign]

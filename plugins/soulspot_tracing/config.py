@@ -24,6 +24,7 @@ OTEL_VARIABLES: dict[str, tuple[str, ...]] = {
     "service_name": ("OTEL_SERVICE_NAME",),
     "sample_ratio": ("OTEL_TRACES_SAMPLER_ARG",),
     "resource_attributes": ("OTEL_RESOURCE_ATTRIBUTES",),
+    "queue_size": ("OTEL_BSP_MAX_QUEUE_SIZE",),
 }
 
 #: OTEL_TRACES_EXPORTER values we can honour (the SDK's names) -> ours.
@@ -86,7 +87,8 @@ class TracingConfig(BaseModel):
         le=1_000_000,
         description=(
             "Finished spans kept waiting for the exporter; past it spans are dropped and "
-            "counted (soulspot_tracing_spans_dropped_total), never blocking a request."
+            "counted (soulspot_tracing_spans_dropped_total), never blocking a request "
+            "(OTEL_BSP_MAX_QUEUE_SIZE applies when this is unset)."
         ),
     )
     export_timeout_seconds: float = Field(
@@ -139,3 +141,12 @@ class TracingConfig(BaseModel):
             return min(1.0, max(0.0, float(found[1])))
         except ValueError:
             return self.sample_ratio
+
+    def effective_queue_size(self, env: Mapping[str, str] | None = None) -> int:
+        found = self._env("queue_size", os.environ if env is None else env)
+        if found is None:
+            return self.queue_size
+        try:
+            return max(16, int(found[1]))
+        except ValueError:
+            return self.queue_size

@@ -1,18 +1,34 @@
 """Build one app's tracer provider from ``[plugins.tracing]``: resource, parent-based
-ratio sampler, exporter, and the bounded export queue."""
+ratio sampler, exporter, and the bounded export queue (batched as the SDK's variables
+``OTEL_BSP_SCHEDULE_DELAY`` and ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` say, else as its
+defaults)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 
+from opentelemetry.sdk.environment_variables import (
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_SCHEDULE_DELAY,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from .config import TracingConfig
-from .export import BoundedExportProcessor, Counter
+from .export import BATCH_SIZE, SCHEDULE_DELAY_MS, BoundedExportProcessor, Counter
+
+
+def env_number(env: Mapping[str, str], name: str, default: int) -> int:
+    """A positive integer SDK variable; unset or malformed: the SDK's default."""
+    try:
+        value = int(env.get(name, "").strip())
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def parse_headers(text: str) -> dict[str, str]:
@@ -48,6 +64,7 @@ def build_provider(
     on_dropped: Counter,
     env: Mapping[str, str] | None = None,
 ) -> tuple[TracerProvider, BoundedExportProcessor]:
+    variables = os.environ if env is None else env
     # Resource.create merges OTEL_RESOURCE_ATTRIBUTES under what we pass.
     resource = Resource.create(
         {**config.resource_attributes, SERVICE_NAME: config.effective_service_name(env)}
@@ -58,9 +75,11 @@ def build_provider(
     )
     processor = BoundedExportProcessor(
         build_exporter(config, exporter),
-        queue_size=config.queue_size,
+        queue_size=config.effective_queue_size(env),
         on_exported=on_exported,
         on_dropped=on_dropped,
+        batch_size=env_number(variables, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, BATCH_SIZE),
+        schedule_delay_ms=env_number(variables, OTEL_BSP_SCHEDULE_DELAY, SCHEDULE_DELAY_MS),
     )
     provider.add_span_processor(processor)
     return provider, processor

@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.util.types import Attributes
 
@@ -111,6 +112,7 @@ def instrument_process(
 
     RequestsInstrumentor().instrument(
         tracer_provider=AppTracerProvider(),
+        meter_provider=NoOpMeterProvider(),  # Prometheus is the metrics path
         request_hook=request_hook,
         response_hook=response_hook,
     )

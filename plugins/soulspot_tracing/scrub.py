@@ -37,17 +37,26 @@ def scrub_target(target: str) -> str:
     return f"{path}?{scrub_query(query)}" if query else path
 
 
+#: attribute -> how its value is scrubbed.
+SCRUBBERS = (
+    *((key, scrub_url) for key in URL_ATTRIBUTES),
+    *((key, scrub_target) for key in TARGET_ATTRIBUTES),
+    *((key, scrub_query) for key in QUERY_ATTRIBUTES),
+)
+
+
 def scrub_span(span: Span) -> None:
     """Overwrite the URL-bearing attributes an instrumentation set on ``span`` (an SDK span
-    exposes them as ``attributes``; a non-recording one has none)."""
+    exposes them as ``attributes``; a non-recording one has none). Runs twice per request
+    span: only the few URL attributes are looked up, and rewritten only when they change."""
     if not isinstance(span, ReadableSpan) or not span.is_recording():
         return
-    for key, value in dict(span.attributes or {}).items():
-        if not isinstance(value, str):
-            continue
-        if key in URL_ATTRIBUTES:
-            span.set_attribute(key, scrub_url(value))
-        elif key in TARGET_ATTRIBUTES:
-            span.set_attribute(key, scrub_target(value))
-        elif key in QUERY_ATTRIBUTES:
-            span.set_attribute(key, scrub_query(value))
+    attributes = span.attributes
+    if not attributes:
+        return
+    for key, scrub in SCRUBBERS:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            clean = scrub(value)
+            if clean != value:
+                span.set_attribute(key, clean)

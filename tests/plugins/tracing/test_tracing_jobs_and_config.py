@@ -143,6 +143,7 @@ def test_config_show_says_which_values_come_from_otel_variables(run_cli: Any) ->
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
         "OTEL_SERVICE_NAME": "from-env",
         "SOULSPOT__TRACING__SERVICE_NAME": "ours",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
     }
     result = run_cli(["config", "show"], env=env)
     assert result.exit_code == 0, result.output
@@ -150,3 +151,64 @@ def test_config_show_says_which_values_come_from_otel_variables(run_cli: Any) ->
     assert "env OTEL_EXPORTER_OTLP_ENDPOINT (OpenTelemetry SDK)" in rows["plugins.tracing.endpoint"]
     assert "SOULSPOT__TRACING__SERVICE_NAME" in rows["plugins.tracing.service_name"]
     assert "OTEL_SERVICE_NAME" not in rows["plugins.tracing.service_name"]
+    assert "env OTEL_BSP_MAX_QUEUE_SIZE (OpenTelemetry SDK)" in rows["plugins.tracing.queue_size"]
+
+
+def test_spans_are_exported_in_batches_as_the_otel_bsp_variables_say(
+    traced_app: Any, receiver: OTLPReceiver, monkeypatch: Any
+) -> None:
+    """A full batch goes out at once; the rest waits for the schedule delay (a minute here)
+    or a flush: an export per request would cost the server more than the request."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    def sizes() -> list[int]:
+        counts = []
+        for body in list(receiver.raw):
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            counts.append(sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans))
+        return counts
+
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "60000")
+    app = traced_app()
+    client = app.test_client()
+    for n in range(20):  # a query string: through Flask, not the observability fast path
+        assert client.get(f"/health/live?n={n}").status_code == 200
+    receiver.wait_for(lambda spans: len(spans) >= 16)
+    assert sizes() and all(size == 8 for size in sizes()), sizes()
+    flush(app)
+    assert all(size <= 8 for size in sizes())
+    live = [s for s in receiver.spans if s.name == "GET /health/live"]
+    assert len(live) == 20
+
+
+def test_the_docs_compose_example_configures_tracing_to_jaeger(run_cli: Any) -> None:
+    """docs/observability.md's compose override, as written: its environment really turns
+    tracing on towards the Jaeger service's OTLP/HTTP port."""
+    import re
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[3]
+    doc = (root / "docs" / "observability.md").read_text()
+    section = doc.split("### A trace backend next to SoulSpot (Jaeger)", 1)[1]
+    override = yaml.safe_load(re.search(r"```yaml\n(.+?)\n```", section, re.S).group(1))
+    services = override["services"]
+    ours = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    assert "soulspot" in ours, "the override extends the repository's soulspot service"
+    assert services["jaeger"]["image"].startswith("jaegertracing/all-in-one:")
+
+    env = {k: str(v) for k, v in services["soulspot"]["environment"].items()}
+    result = run_cli(["config", "show"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert '"otlp-http"' in rows["plugins.tracing.exporter"]
+    assert "SOULSPOT__TRACING__EXPORTER" in rows["plugins.tracing.exporter"]
+    endpoint = urlsplit(env["SOULSPOT__TRACING__ENDPOINT"])
+    assert endpoint.geturl() in rows["plugins.tracing.endpoint"]
+    assert (endpoint.hostname, endpoint.port, endpoint.path) == ("jaeger", 4318, "/v1/traces")
