@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from flask import current_app, g, has_app_context, has_request_context, request
 
 from .auth import OwnerClient
 from .state import KernelState
 from .stores import Storage
-from .types import AuditEvent, User
+from .types import AuditEvent, SessionKeySource, User
 from .vault import LibraryVault
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -325,3 +325,58 @@ def building_one_off_command() -> Iterator[None]:
         yield
     finally:
         _ONE_OFF_COMMAND.reset(token)
+
+
+# --- sessions and rate limits ----------------------------------------------------------------
+
+
+def ends_session(view: F) -> F:
+    """Mark a view that ends or revokes sessions (sign-out, "revoke this session", "revoke
+    all"). A rate limit never refuses it for a request that carries a valid session: whatever
+    spends the limits of the owner's address, or of their session, must not keep a session
+    alive. Without a valid session it is limited like any other view."""
+    view.soulspot_ends_session = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_session_ending(view: Callable[..., Any] | None) -> bool:
+    """Whether ``view`` was marked with :func:`ends_session`."""
+    return bool(getattr(view, "soulspot_ends_session", False))
+
+
+SignInStep = Literal["start", "callback"]
+
+
+def sign_in_step(step: SignInStep) -> Callable[[F], F]:
+    """Mark the view that starts an interactive sign-in (``"start"``) or takes the identity
+    provider's answer (``"callback"``): the rate-limit concern gives each a limit of its own
+    (``[plugins.security] rate_limit_sign_in`` / ``rate_limit_sign_in_callback``), apart from
+    the other sign-in pages, so spending those does not stop a sign-in."""
+
+    def mark(view: F) -> F:
+        view.soulspot_sign_in_step = step  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def sign_in_step_of(view: Callable[..., Any] | None) -> SignInStep | None:
+    """The :func:`sign_in_step` ``view`` was marked with, or ``None``."""
+    return cast(SignInStep | None, getattr(view, "soulspot_sign_in_step", None))
+
+
+def current_session_key() -> str | None:
+    """An opaque key of this request's valid session, the same on every request of that
+    session and different for every other (from the auth provider, when it offers
+    :class:`soulspot.types.SessionKeySource`). ``None`` without a valid session, for a
+    request with ``Authorization: Bearer`` (a token request is never its cookie's session),
+    outside a request, and during maintenance (no session is looked up while a restore may
+    be replacing the store). Rate limits count signed-in requests by it."""
+    if not has_request_context() or bearer_token() is not None:
+        return None
+    state = kernel()
+    if state.maintenance_reason is not None or state.auth is None:
+        return None
+    if not isinstance(state.auth, SessionKeySource):
+        return None
+    return state.auth.session_key()

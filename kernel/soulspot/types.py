@@ -167,3 +167,16 @@ class SessionIssuer(Protocol):
         it. Runs inside an app context; raises :class:`PermissionError` (with a message
         saying why) when the provider would refuse that user a sign-in."""
         ...
+
+
+@runtime_checkable
+class SessionKeySource(Protocol):
+    """What an auth provider with sessions may also offer: which session this request is.
+    :func:`soulspot.api.current_session_key` asks it (the rate-limit concern counts
+    signed-in requests per session with it, never per address)."""
+
+    def session_key(self) -> str | None:
+        """An opaque key of the current request's valid session (stable for the session,
+        different for every other, not usable as a credential), or ``None`` when the request
+        carries no valid session. Runs inside a request."""
+        ...

@@ -17,16 +17,18 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
+from soulspot import api
 from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, problem_response
 
 from .config import SecurityConfig
+from .limit_keys import counter_key, never_limited
 
 log = logging.getLogger("soulspot.security")
 
@@ -41,7 +43,8 @@ KEY_PREFIX = "soulspot"
 
 
 def client_key() -> str:
-    """Who is counted: the client IP (the real one behind trusted proxies, via ProxyFix)."""
+    """The client IP (the real one behind trusted proxies, via ProxyFix), for the log. The
+    counters belong to :func:`.limit_keys.counter_key` (token, session or address)."""
     return request.remote_addr or "unknown"
 
 
@@ -100,8 +103,9 @@ class RateLimited(TooManyRequests):
 
 class LimitRules:
     """Which limits a request meets and which counter it spends, from config (parsed once):
-    a per-endpoint override counts per endpoint, ``/auth/*`` shares the bucket ``auth``,
-    ``/api/*`` shares ``api``, other pages count per endpoint."""
+    a per-endpoint override counts per endpoint, the views marked
+    :func:`soulspot.api.sign_in_step` have a bucket each, ``/auth/*`` shares the bucket
+    ``auth``, ``/api/*`` shares ``api``, other pages count per endpoint."""
 
     def __init__(self, cfg: SecurityConfig) -> None:
         overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
@@ -109,6 +113,8 @@ class LimitRules:
         self.texts: dict[str, str] = {
             **{f"endpoint:{k}": v for k, v in overrides.items()},
             "auth": cfg.rate_limit_auth,
+            "sign_in:start": _or(cfg.rate_limit_sign_in, cfg.rate_limit_auth),
+            "sign_in:callback": _or(cfg.rate_limit_sign_in_callback, cfg.rate_limit_auth),
             "api": cfg.rate_limit_api,
             "": cfg.rate_limit_default,
         }
@@ -118,6 +124,9 @@ class LimitRules:
         """``(key into texts/items, counter bucket)`` for a request."""
         if f"endpoint:{endpoint}" in self.texts:
             return f"endpoint:{endpoint}", endpoint
+        step = api.sign_in_step_of(current_app.view_functions.get(endpoint))
+        if step is not None:
+            return f"sign_in:{step}", f"sign_in:{step}"
         area = "auth" if path.startswith("/auth/") else "api" if path.startswith("/api/") else ""
         return area, area or endpoint
 
@@ -131,6 +140,10 @@ class LimitRules:
 
     def bucket(self, endpoint: str, path: str) -> str:
         return self._choose(endpoint, path)[1]
+
+
+def _or(text: str | None, fallback: str) -> str:
+    return fallback if text is None else text
 
 
 def _parse(text: str) -> list[RateLimitItem]:
@@ -165,7 +178,9 @@ def storage_uri(configured: str) -> str:
 
 def _exempt() -> bool:
     path = request.path
-    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+    if path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
+        return True
+    return never_limited(current_app.view_functions.get(request.endpoint or ""))
 
 
 class AreaLimiter(Limiter):
@@ -198,11 +213,13 @@ class AreaLimiter(Limiter):
         endpoint = req.endpoint
         if not endpoint or endpoint.rsplit(".", 1)[-1] == "static":
             return  # no route (404) or a static file: flask-limiter does not count these
+        if never_limited(current_app.view_functions.get(endpoint)):
+            return  # ending a valid session: see limit_keys
         items, bucket = self.rules.for_request(endpoint, path)
         if not items:
             return
         strategy = self.limiter
-        ids = (KEY_PREFIX, req.remote_addr or "unknown", bucket)  # as client_key()
+        ids = (KEY_PREFIX, counter_key(), bucket)
         for item in items:
             if not strategy.hit(item, *ids):
                 reset_at = float(strategy.get_window_stats(item, *ids).reset_time)
@@ -242,7 +259,7 @@ def install(app: Flask, cfg: SecurityConfig) -> Limiter:
     limiter = AreaLimiter(
         rules,
         auditor,
-        key_func=client_key,
+        key_func=counter_key,
         default_limits=defaults,
         storage_uri=storage_uri(cfg.rate_limit_storage_uri),
         strategy=cfg.rate_limit_strategy,

@@ -42,7 +42,8 @@ def checked_token() -> api_tokens.TokenInfo | None:
     return cast(api_tokens.TokenInfo | None, g.get(_G_KEY))
 
 
-def _token_info(token: str) -> api_tokens.TokenInfo | None:
+def token_info(token: str) -> api_tokens.TokenInfo | None:
+    """The live token ``token`` is (looked up once per request), or ``None``."""
     if _G_KEY in g:
         return checked_token()
     info = api_tokens.lookup(token) if has_storage() else None
@@ -54,7 +55,7 @@ def user_for(token: str) -> User | None:
     """The ``user_from_token`` hook: the user a live token of ours stands for."""
     if not token.startswith(api_tokens.PREFIX):
         return None
-    info = _token_info(token)
+    info = token_info(token)
     if info is None:
         return None
     return User(
@@ -76,7 +77,7 @@ class TokenGate:
         token = bearer_token()
         if token is None or not token.startswith(api_tokens.PREFIX):
             return None
-        info = _token_info(token)
+        info = token_info(token)
         if info is None:
             return self._refuse(401, "invalid-token", "Unknown, revoked or expired API token.")
         if info.scope == "read" and request.method not in SAFE_METHODS:

@@ -147,6 +147,11 @@ class SpotifyAuth:
     def current_user(self) -> User | None:
         return self.rt.sessions.user()
 
+    def session_key(self) -> str | None:
+        """``soulspot.types.SessionKeySource``: the store's id of this request's live session
+        (a hash of the cookie: it signs nobody in)."""
+        return self.rt.sessions.current_id()
+
     def issue_session(self, user: User) -> dict[str, str]:
         """Sign ``user`` in without Spotify (``soulspot.types.SessionIssuer``): the session and
         owner claim a completed sign-in makes, audited as ``auth.sign_in`` with
