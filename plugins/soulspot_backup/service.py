@@ -1,6 +1,6 @@
 """The backup service of one app: create, list, verify, restore, prune and delete backups.
 
-One instance per app (``app.extensions["soulspot.backup"]``). Work that changes the backup
+One instance per app (``soulspot.api.state_for("soulspot.backup")``). Work that changes the backup
 folder or the live data holds a lock that is re-entrant in this thread (a restore takes a
 pre-restore backup) and exclusive across processes (``flock``: the CLI and the server never
 write the folder at the same time).
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from soulspot import __version__ as kernel_version
-from soulspot.config import secret_values
+from soulspot import api
 from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource
 
@@ -160,12 +160,8 @@ class _Metrics:
 class BackupService:
     def __init__(self, app: Flask) -> None:
         self.app = app
-        state = app.extensions["soulspot"]
-        self.kernel = state
-        self.config: BackupConfig = state.settings.plugins.get(
-            "backup"
-        ) or BackupConfig.model_validate({})
-        self.dir = (self.config.dir or state.data_dir / "backups").expanduser().resolve()
+        self.config: BackupConfig = _config(app)
+        self.dir = (self.config.dir or api.data_dir(app) / "backups").expanduser().resolve()
         try:
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             probe = self.dir / ".lock"
@@ -180,7 +176,7 @@ class BackupService:
                 "(set [plugins.backup] dir to one)."
             ) from None
         self.lock = _FolderLock(self.dir / ".lock")
-        self.signing = KeyRing(state.data_dir)
+        self.signing = KeyRing(api.data_dir(app))
         self.metrics = _Metrics()
         #: Set while a restore runs (a pre-migration backup then points at the archive).
         self.restoring: str | None = None
@@ -227,7 +223,7 @@ class BackupService:
     def sources(self) -> list[BackupSource]:
         found: list[BackupSource] = []
         names: set[str] = set()
-        for group in self.kernel.hook.backup_sources(app=self.app):
+        for group in api.hook(self.app).backup_sources(app=self.app):
             for source in group or ():
                 if not _SOURCE_NAME.match(source.name):
                     raise BackupError(
@@ -241,11 +237,11 @@ class BackupService:
 
     def config_source(self) -> BackupSource:
         """The config file as a backup source (sensitive when it holds a secret value)."""
-        configured = self.kernel.settings.path
+        configured = api.config_path(self.app)
         # without a config file (defaults), a restored one goes where SoulSpot looks first
         path = Path(configured or DEFAULT_CONFIG_PATH).resolve()
         # every configured secret, in lists and tables too (spotify's token_keys)
-        secrets = secret_values(self.kernel.settings)
+        secrets = sorted(api.secret_values(self.app))
 
         def snapshot(dest: Path) -> None:
             if configured is not None and path.exists():  # read only: it may be read-only
@@ -529,7 +525,7 @@ class BackupService:
             "trigger": name.trigger,
             "encrypted": encrypted,
             "app": {"name": "soulspot", "version": kernel_version},
-            "plugins": {p.name: p.version for p in self.kernel.plugins if p.enabled},
+            "plugins": api.enabled_plugins(self.app),
             "schema_versions": schema,
             "sources": included,
             "skipped": skipped,
@@ -662,7 +658,7 @@ class BackupService:
 
     def config_path(self) -> Path:
         """Where the config file is (or, without one, where a restored one goes)."""
-        return Path(self.kernel.settings.path or DEFAULT_CONFIG_PATH).resolve()
+        return Path(api.config_path(self.app) or DEFAULT_CONFIG_PATH).resolve()
 
     # --- retention and deletion -----------------------------------------------------------
 
@@ -815,9 +811,8 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
         return None
     except sqlite3.DatabaseError as exc:
         problem = str(exc)
-    state = app.extensions["soulspot"]
-    config = state.settings.plugins.get("backup") or BackupConfig.model_validate({})
-    backups = (config.dir or state.data_dir / "backups").expanduser().resolve()
+    config = _config(app)
+    backups = (config.dir or api.data_dir(app) / "backups").expanduser().resolve()
     if serving_pid(backups) is not None:
         return None  # never under a running server; the restore command refuses then
     aside = backups / f"set-aside-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
@@ -830,15 +825,29 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
         "the database cannot be opened; moved aside for the restore",
         extra={"error": problem, "dir": str(aside)},
     )
-    app.extensions["soulspot.backup.set_aside"] = str(aside)
+    _set_aside_dirs[id(app)] = str(aside)
     return aside
 
 
 def service(app: Flask) -> BackupService:
     """The backup service of ``app`` (made on first use)."""
-    state = app.extensions["soulspot"]
-    with state.lock:
-        found = app.extensions.get("soulspot.backup")
-        if found is None:
-            found = app.extensions["soulspot.backup"] = BackupService(app)
+    with _service_lock:
+        try:
+            found: BackupService = api.state_for(EXTENSION, app)
+        except LookupError:
+            found = api.set_state_for(EXTENSION, BackupService(app), app)
     return found
+
+
+def _config(app: Flask) -> BackupConfig:
+    try:
+        config = api.config_for("backup", app)
+    except KeyError:
+        config = None
+    return config if isinstance(config, BackupConfig) else BackupConfig.model_validate({})
+
+
+EXTENSION = "soulspot.backup"
+_service_lock = threading.Lock()
+#: Where a database that could not be opened was set aside at start-up, by app.
+_set_aside_dirs: dict[int, str] = {}

@@ -86,10 +86,9 @@ class SessionManager:
 
     def current(self) -> SessionRecord | None:
         """This request's live session (cached for the request), or ``None``."""
-        gg: Any = g._get_current_object()
-        if "spotify_session" in gg:
-            return cast(SessionRecord | None, gg.spotify_session)
-        gg.spotify_session = record = self._load()
+        if "spotify_session" in g:
+            return cast(SessionRecord | None, g.spotify_session)
+        g.spotify_session = record = self._load()
         return record
 
     def current_id(self) -> str | None:
