@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import RateLimitExceeded
@@ -27,6 +28,7 @@ from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, problem_response
 
 from .config import SecurityConfig
+from .counters import FixedWindowMemory
 
 log = logging.getLogger("soulspot.security")
 
@@ -137,7 +139,10 @@ class RateLimits:
     def __init__(self, cfg: SecurityConfig) -> None:
         self.enabled = cfg.rate_limits_enabled
         self.rules = LimitRules(cfg)
-        self.storage = storage_from_string(cfg.rate_limit_storage_uri)
+        if cfg.rate_limit_storage_uri == "memory://" and cfg.rate_limit_strategy == "fixed-window":
+            self.storage: Any = FixedWindowMemory()  # no sweeper threads (counters.py)
+        else:
+            self.storage = storage_from_string(cfg.rate_limit_storage_uri)
         self.strategy = STRATEGIES[cfg.rate_limit_strategy](self.storage)
         self.auditor = BreachAuditor()
 
