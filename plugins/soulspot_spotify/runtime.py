@@ -103,8 +103,8 @@ class Runtime:
             g.spotify_owner = value
         return value
 
-    def is_allowed(self, user_id: str) -> bool:
-        owner = self.owner()
+    def is_allowed(self, user_id: str, owner: str | None = None) -> bool:
+        owner = self.owner() if owner is None else owner
         return (not owner) or user_id == owner or user_id in self.config.allowed_users
 
     def api_url(self, path: str) -> str:
