@@ -115,10 +115,6 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
                 ("synchronous", synchronous),
             ],
             check_same_thread=False,
-            # Every transaction (``db.atomic()`` of any plugin too) takes the write lock up
-            # front: a deferred one that reads, then writes, can fail with SQLITE_BUSY at once
-            # (no busy wait helps) when another connection wrote in between.
-            lock_type="IMMEDIATE",
         )
         # sqlite3's ``timeout`` (peewee's documented ``timeout`` property; the pool's own
         # ``timeout`` above is how long to wait for a free connection) is the busy timeout.
@@ -126,6 +122,10 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         self.retry_seconds = retry_seconds
         self.observer: Observer | None = None
         self.lock_retries = 0
+        # Every transaction (``db.atomic()`` of any plugin too) takes the write lock up
+        # front: a deferred one that reads, then writes, can fail with SQLITE_BUSY at once
+        # (no busy wait helps) when another connection wrote in between. (Applied in
+        # ``begin``: peewee's own ``lock_type`` argument exists only from 4.5.)
         self.default_lock_type = "IMMEDIATE"
         self.writer_lock = FairLock()
         self.writer_wait = busy_timeout_ms / 1000.0 + retry_seconds
@@ -196,7 +196,7 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         queued = kind in ("IMMEDIATE", "EXCLUSIVE") and self.take_writer_turn()
         try:
             self.with_lock_retries(
-                lambda: PooledSqliteDatabase.begin(self, lock_type), retry_allowed=True
+                lambda: PooledSqliteDatabase.begin(self, kind or None), retry_allowed=True
             )
         except BaseException as exc:
             error = exc
