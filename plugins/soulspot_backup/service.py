@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask
 
@@ -209,7 +209,7 @@ class BackupService:
 
     # --- sources ---------------------------------------------------------------------------
 
-    def _clean_stale(self) -> None:
+    def clean_stale(self) -> None:
         """Remove work files a killed process left behind. Called with the folder lock held
         and nothing else of ours running (no other process can be writing them)."""
         if self.lock.depth != 1:
@@ -301,7 +301,7 @@ class BackupService:
             tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
             os.replace(tmp, self._state_path())
 
-    def _record_verification(self, ident: str, problems: list[str]) -> None:
+    def record_verification(self, ident: str, problems: list[str]) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
 
         def update(state: dict[str, Any]) -> None:
@@ -373,7 +373,7 @@ class BackupService:
         passphrase = passphrase or self.default_passphrase()
         started = time.perf_counter()
         with self.lock:
-            self._clean_stale()
+            self.clean_stale()
             name = new_name(trigger, encrypted=bool(passphrase))
             staging = self.dir / f".staging-{name.id}"
             tmp = self.dir / f".tmp-{name.filename}"
@@ -389,7 +389,7 @@ class BackupService:
                 # third writes them to disk a few MiB at a time (see write_back)
                 progress("verifying the snapshots")
                 checking = self._in_thread(
-                    lambda: self._verify_sources(staging, manifest), name="soulspot-backup-check"
+                    lambda: self.verify_sources(staging, manifest), name="soulspot-backup-check"
                 )
                 writing = self._in_thread(lambda: write_back(*files), name="soulspot-backup-disk")
                 digests = {} if passphrase else {path: digest_file(path) for path in files}
@@ -413,7 +413,7 @@ class BackupService:
             try:
                 staging.mkdir(mode=0o700)
                 problems = self._gently(work)
-                self._record_verification(name.id, problems)
+                self.record_verification(name.id, problems)
                 if problems:
                     raise BackupError(
                         f"backup {name.id} was written but does not verify: " + "; ".join(problems)
@@ -531,7 +531,7 @@ class BackupService:
             "skipped": skipped,
         }
 
-    def _verify_sources(self, root: Path, manifest: Mapping[str, Any]) -> list[str]:
+    def verify_sources(self, root: Path, manifest: Mapping[str, Any]) -> list[str]:
         registered = {s.name: s for s in self.sources()}
         problems: list[str] = []
         for entry in manifest.get("sources") or []:
@@ -582,14 +582,14 @@ class BackupService:
 
         from .restore import unauthenticated
 
-        path = self._resolve(ref)
+        path = self.resolve(ref)
         parsed = parse_name(path.name)
         in_folder = parsed is not None and path.parent == self.dir
         ident = parsed.id if parsed is not None else str(path)
         passphrase = passphrase or self.default_passphrase()
         work = self.dir / f".verify-{os.getpid()}-{int(time.time())}"
         with self.lock:
-            self._clean_stale()
+            self.clean_stale()
             try:
                 work.mkdir(mode=0o700)
                 try:
@@ -606,7 +606,7 @@ class BackupService:
                 problems = list(result.problems)
                 if result.manifest is not None and not problems:
                     progress("verifying the snapshot of each source")
-                    problems += self._verify_sources(work, result.manifest)
+                    problems += self.verify_sources(work, result.manifest)
                 if not problems and not result.authentic:
                     why = f"the archive {unauthenticated(result.signature)}"
                     if force_unsigned:
@@ -616,7 +616,7 @@ class BackupService:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             if in_folder:
-                self._record_verification(ident, problems)
+                self.record_verification(ident, problems)
         api.audit(
             "backup.verified",
             outcome="ok" if not problems else "failed",
@@ -646,7 +646,7 @@ class BackupService:
             self, ref, passphrase, progress, force_unsigned=force_unsigned, skip_config=skip_config
         )
 
-    def _resolve(self, ref: str) -> Path:
+    def resolve(self, ref: str) -> Path:
         if valid_id(ref):
             return self.get(ref).path
         path = Path(ref).expanduser()
@@ -655,6 +655,10 @@ class BackupService:
         raise BackupError(
             f"{ref!r} is neither a backup id nor an archive file (see `soulspot backup list`)"
         )
+
+    def set_aside_dir(self) -> str | None:
+        """Where start-up moved this app's unreadable database (``None``: it did not)."""
+        return set_aside_dir(self.app)
 
     def config_path(self) -> Path:
         """Where the config file is (or, without one, where a restored one goes)."""
@@ -769,7 +773,7 @@ def refuse_if_interrupted(app: Flask) -> None:
 
     from . import marker
 
-    data_dir = app.extensions["soulspot"].data_dir
+    data_dir = api.data_dir(app)
     info = marker.read(data_dir)
     if info is None:
         return
@@ -825,7 +829,7 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
         "the database cannot be opened; moved aside for the restore",
         extra={"error": problem, "dir": str(aside)},
     )
-    _set_aside_dirs[id(app)] = str(aside)
+    api.set_state_for(SET_ASIDE, str(aside), app)
     return aside
 
 
@@ -849,5 +853,13 @@ def _config(app: Flask) -> BackupConfig:
 
 EXTENSION = "soulspot.backup"
 _service_lock = threading.Lock()
-#: Where a database that could not be opened was set aside at start-up, by app.
-_set_aside_dirs: dict[int, str] = {}
+#: State key: where a database that could not be opened was set aside at start-up.
+SET_ASIDE = "soulspot.backup.set_aside"
+
+
+def set_aside_dir(app: Flask) -> str | None:
+    """Where :func:`set_aside_if_unreadable` moved this app's database (``None``: it did not)."""
+    try:
+        return cast(str, api.state_for(SET_ASIDE, app))
+    except LookupError:
+        return None

@@ -17,21 +17,25 @@ from soulspot.pipeline import ordered
 from soulspot.types import PluginManifest
 
 #: auth off: loopback requests reach views without signing in
-NO_AUTH = ["spotify"]
+NO_AUTH = ["spotify", "library", "collection"]
 
 ORDINARY_BEFORE = [
     ("observability.request", "before"),
     ("sqlite.bind", "before"),
     ("metrics.requests", "before"),
+    ("kernel.inflight", "before"),
     ("security.headers", "before"),
     ("security.limits", "before"),
+    ("security.tokens", "before"),
     ("security.guard", "before"),
     ("kernel.gate", "before"),
 ]
 AFTER = [
+    ("security.cache_control", "after"),
     ("security.headers", "after"),
     ("metrics.requests", "after"),
     ("observability.request", "after"),
+    ("kernel.inflight", "teardown"),
 ]
 
 
@@ -97,7 +101,7 @@ def test_phase_sequence_of_an_ordinary_request_a_probe_a_refusal_and_an_error(
     # so measurement and the access line see the refusal
     refused = client.post("/api/plugins", headers={"Origin": "https://evil.example"})
     assert refused.status_code == 403
-    assert _steps(caplog) == [*ORDINARY_BEFORE[:6], ("security.guard", "refused"), *AFTER]
+    assert _steps(caplog) == [*ORDINARY_BEFORE[:8], ("security.guard", "refused"), *AFTER]
 
     # an error in the view: the error page goes through every after-step
     assert client.get("/api/fails").status_code == 500
@@ -105,7 +109,7 @@ def test_phase_sequence_of_an_ordinary_request_a_probe_a_refusal_and_an_error(
 
     # over the limit (the 3rd routed call to /api/*): refused by the limits phase
     assert client.get("/api/plugins").status_code == 429
-    assert _steps(caplog) == [*ORDINARY_BEFORE[:5], ("security.limits", "refused"), *AFTER]
+    assert _steps(caplog) == [*ORDINARY_BEFORE[:6], ("security.limits", "refused"), *AFTER]
 
 
 def test_the_order_is_stage_then_name_not_registration(make_app: Any) -> None:
