@@ -9,7 +9,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 #: auth off: loopback requests reach views without signing in
-NO_AUTH = ["spotify"]
+NO_AUTH = ["spotify", "library", "collection"]
 TOTAL = "soulspot_http_request_total"
 DURATION = "soulspot_http_request_duration_seconds_count"
 
