@@ -82,8 +82,8 @@ def run(
     from soulspot.inflight import StillBusy
 
     with svc.lock:
-        svc._clean_stale()
-        path = svc._resolve(ref)
+        svc.clean_stale()
+        path = svc.resolve(ref)
         parsed = parse_name(path.name)
         ident = parsed.id if parsed is not None else str(path)
         in_folder = parsed is not None and path.parent == svc.dir
@@ -129,7 +129,7 @@ def _check(
         raise
     problems = list(result.problems)
     if result.manifest is not None and not problems:
-        problems += svc._verify_sources(work, result.manifest)
+        problems += svc.verify_sources(work, result.manifest)
     if any(p.startswith("not enough free space") for p in problems):
         message = f"backup {ident} was not restored: " + "; ".join(problems)
         _refuse(ident, message)
@@ -137,7 +137,7 @@ def _check(
     if result.manifest is None or problems:
         message = f"backup {ident} is damaged and was not restored: " + "; ".join(problems)
         if in_folder:
-            svc._record_verification(ident, problems)
+            svc.record_verification(ident, problems)
         _refuse(ident, message)
         raise BackupError(message)
     manifest = result.manifest
@@ -350,7 +350,7 @@ def pre_restore_backup(svc: BackupService, passphrase: str | None, progress: Pro
     on without a copy: that refuses the restore."""
     from soulspot import api
 
-    early = svc.app.extensions.get("soulspot.backup.set_aside")
+    early = svc.set_aside_dir()
     if early is not None:
         progress(f"the database could not be opened; it was set aside as it was in {early}")
         return str(early)

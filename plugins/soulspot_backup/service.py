@@ -1,6 +1,6 @@
 """The backup service of one app: create, list, verify, restore, prune and delete backups.
 
-One instance per app (``app.extensions["soulspot.backup"]``). Work that changes the backup
+One instance per app (``soulspot.api.state_for("soulspot.backup")``). Work that changes the backup
 folder or the live data holds a lock that is re-entrant in this thread (a restore takes a
 pre-restore backup) and exclusive across processes (``flock``: the CLI and the server never
 write the folder at the same time).
@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask
 
 from soulspot import __version__ as kernel_version
-from soulspot.config import secret_values
+from soulspot import api
 from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource
 
@@ -160,12 +160,8 @@ class _Metrics:
 class BackupService:
     def __init__(self, app: Flask) -> None:
         self.app = app
-        state = app.extensions["soulspot"]
-        self.kernel = state
-        self.config: BackupConfig = state.settings.plugins.get(
-            "backup"
-        ) or BackupConfig.model_validate({})
-        self.dir = (self.config.dir or state.data_dir / "backups").expanduser().resolve()
+        self.config: BackupConfig = _config(app)
+        self.dir = (self.config.dir or api.data_dir(app) / "backups").expanduser().resolve()
         try:
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             probe = self.dir / ".lock"
@@ -180,7 +176,7 @@ class BackupService:
                 "(set [plugins.backup] dir to one)."
             ) from None
         self.lock = _FolderLock(self.dir / ".lock")
-        self.signing = KeyRing(state.data_dir)
+        self.signing = KeyRing(api.data_dir(app))
         self.metrics = _Metrics()
         #: Set while a restore runs (a pre-migration backup then points at the archive).
         self.restoring: str | None = None
@@ -213,7 +209,7 @@ class BackupService:
 
     # --- sources ---------------------------------------------------------------------------
 
-    def _clean_stale(self) -> None:
+    def clean_stale(self) -> None:
         """Remove work files a killed process left behind. Called with the folder lock held
         and nothing else of ours running (no other process can be writing them)."""
         if self.lock.depth != 1:
@@ -227,7 +223,7 @@ class BackupService:
     def sources(self) -> list[BackupSource]:
         found: list[BackupSource] = []
         names: set[str] = set()
-        for group in self.kernel.hook.backup_sources(app=self.app):
+        for group in api.hook(self.app).backup_sources(app=self.app):
             for source in group or ():
                 if not _SOURCE_NAME.match(source.name):
                     raise BackupError(
@@ -241,11 +237,11 @@ class BackupService:
 
     def config_source(self) -> BackupSource:
         """The config file as a backup source (sensitive when it holds a secret value)."""
-        configured = self.kernel.settings.path
+        configured = api.config_path(self.app)
         # without a config file (defaults), a restored one goes where SoulSpot looks first
         path = Path(configured or DEFAULT_CONFIG_PATH).resolve()
         # every configured secret, in lists and tables too (spotify's token_keys)
-        secrets = secret_values(self.kernel.settings)
+        secrets = sorted(api.secret_values(self.app))
 
         def snapshot(dest: Path) -> None:
             if configured is not None and path.exists():  # read only: it may be read-only
@@ -305,7 +301,7 @@ class BackupService:
             tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
             os.replace(tmp, self._state_path())
 
-    def _record_verification(self, ident: str, problems: list[str]) -> None:
+    def record_verification(self, ident: str, problems: list[str]) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
 
         def update(state: dict[str, Any]) -> None:
@@ -377,7 +373,7 @@ class BackupService:
         passphrase = passphrase or self.default_passphrase()
         started = time.perf_counter()
         with self.lock:
-            self._clean_stale()
+            self.clean_stale()
             name = new_name(trigger, encrypted=bool(passphrase))
             staging = self.dir / f".staging-{name.id}"
             tmp = self.dir / f".tmp-{name.filename}"
@@ -393,7 +389,7 @@ class BackupService:
                 # third writes them to disk a few MiB at a time (see write_back)
                 progress("verifying the snapshots")
                 checking = self._in_thread(
-                    lambda: self._verify_sources(staging, manifest), name="soulspot-backup-check"
+                    lambda: self.verify_sources(staging, manifest), name="soulspot-backup-check"
                 )
                 writing = self._in_thread(lambda: write_back(*files), name="soulspot-backup-disk")
                 digests = {} if passphrase else {path: digest_file(path) for path in files}
@@ -417,7 +413,7 @@ class BackupService:
             try:
                 staging.mkdir(mode=0o700)
                 problems = self._gently(work)
-                self._record_verification(name.id, problems)
+                self.record_verification(name.id, problems)
                 if problems:
                     raise BackupError(
                         f"backup {name.id} was written but does not verify: " + "; ".join(problems)
@@ -529,13 +525,13 @@ class BackupService:
             "trigger": name.trigger,
             "encrypted": encrypted,
             "app": {"name": "soulspot", "version": kernel_version},
-            "plugins": {p.name: p.version for p in self.kernel.plugins if p.enabled},
+            "plugins": api.enabled_plugins(self.app),
             "schema_versions": schema,
             "sources": included,
             "skipped": skipped,
         }
 
-    def _verify_sources(self, root: Path, manifest: Mapping[str, Any]) -> list[str]:
+    def verify_sources(self, root: Path, manifest: Mapping[str, Any]) -> list[str]:
         registered = {s.name: s for s in self.sources()}
         problems: list[str] = []
         for entry in manifest.get("sources") or []:
@@ -586,14 +582,14 @@ class BackupService:
 
         from .restore import unauthenticated
 
-        path = self._resolve(ref)
+        path = self.resolve(ref)
         parsed = parse_name(path.name)
         in_folder = parsed is not None and path.parent == self.dir
         ident = parsed.id if parsed is not None else str(path)
         passphrase = passphrase or self.default_passphrase()
         work = self.dir / f".verify-{os.getpid()}-{int(time.time())}"
         with self.lock:
-            self._clean_stale()
+            self.clean_stale()
             try:
                 work.mkdir(mode=0o700)
                 try:
@@ -610,7 +606,7 @@ class BackupService:
                 problems = list(result.problems)
                 if result.manifest is not None and not problems:
                     progress("verifying the snapshot of each source")
-                    problems += self._verify_sources(work, result.manifest)
+                    problems += self.verify_sources(work, result.manifest)
                 if not problems and not result.authentic:
                     why = f"the archive {unauthenticated(result.signature)}"
                     if force_unsigned:
@@ -620,7 +616,7 @@ class BackupService:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             if in_folder:
-                self._record_verification(ident, problems)
+                self.record_verification(ident, problems)
         api.audit(
             "backup.verified",
             outcome="ok" if not problems else "failed",
@@ -650,7 +646,7 @@ class BackupService:
             self, ref, passphrase, progress, force_unsigned=force_unsigned, skip_config=skip_config
         )
 
-    def _resolve(self, ref: str) -> Path:
+    def resolve(self, ref: str) -> Path:
         if valid_id(ref):
             return self.get(ref).path
         path = Path(ref).expanduser()
@@ -660,9 +656,13 @@ class BackupService:
             f"{ref!r} is neither a backup id nor an archive file (see `soulspot backup list`)"
         )
 
+    def set_aside_dir(self) -> str | None:
+        """Where start-up moved this app's unreadable database (``None``: it did not)."""
+        return set_aside_dir(self.app)
+
     def config_path(self) -> Path:
         """Where the config file is (or, without one, where a restored one goes)."""
-        return Path(self.kernel.settings.path or DEFAULT_CONFIG_PATH).resolve()
+        return Path(api.config_path(self.app) or DEFAULT_CONFIG_PATH).resolve()
 
     # --- retention and deletion -----------------------------------------------------------
 
@@ -773,7 +773,7 @@ def refuse_if_interrupted(app: Flask) -> None:
 
     from . import marker
 
-    data_dir = app.extensions["soulspot"].data_dir
+    data_dir = api.data_dir(app)
     info = marker.read(data_dir)
     if info is None:
         return
@@ -815,9 +815,8 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
         return None
     except sqlite3.DatabaseError as exc:
         problem = str(exc)
-    state = app.extensions["soulspot"]
-    config = state.settings.plugins.get("backup") or BackupConfig.model_validate({})
-    backups = (config.dir or state.data_dir / "backups").expanduser().resolve()
+    config = _config(app)
+    backups = (config.dir or api.data_dir(app) / "backups").expanduser().resolve()
     if serving_pid(backups) is not None:
         return None  # never under a running server; the restore command refuses then
     aside = backups / f"set-aside-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
@@ -830,15 +829,37 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
         "the database cannot be opened; moved aside for the restore",
         extra={"error": problem, "dir": str(aside)},
     )
-    app.extensions["soulspot.backup.set_aside"] = str(aside)
+    api.set_state_for(SET_ASIDE, str(aside), app)
     return aside
 
 
 def service(app: Flask) -> BackupService:
     """The backup service of ``app`` (made on first use)."""
-    state = app.extensions["soulspot"]
-    with state.lock:
-        found = app.extensions.get("soulspot.backup")
-        if found is None:
-            found = app.extensions["soulspot.backup"] = BackupService(app)
+    with _service_lock:
+        try:
+            found: BackupService = api.state_for(EXTENSION, app)
+        except LookupError:
+            found = api.set_state_for(EXTENSION, BackupService(app), app)
     return found
+
+
+def _config(app: Flask) -> BackupConfig:
+    try:
+        config = api.config_for("backup", app)
+    except KeyError:
+        config = None
+    return config if isinstance(config, BackupConfig) else BackupConfig.model_validate({})
+
+
+EXTENSION = "soulspot.backup"
+_service_lock = threading.Lock()
+#: State key: where a database that could not be opened was set aside at start-up.
+SET_ASIDE = "soulspot.backup.set_aside"
+
+
+def set_aside_dir(app: Flask) -> str | None:
+    """Where :func:`set_aside_if_unreadable` moved this app's database (``None``: it did not)."""
+    try:
+        return cast(str, api.state_for(SET_ASIDE, app))
+    except LookupError:
+        return None

@@ -19,9 +19,9 @@ import math
 import time
 from typing import Any, cast
 
-from flask import Flask, Response, g, request
+from flask import Response, g, request
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from soulspot.api import audit, bearer_token, has_storage
@@ -66,11 +66,12 @@ def user_for(token: str) -> User | None:
 
 
 class TokenGate:
-    """The before-request check of token requests (one per app)."""
+    """The request step of token requests (one per app; the ``security.tokens`` phase).
+    Its counters share the rate limits' storage."""
 
-    def __init__(self, limit: str, storage_uri: str, throttle: RefusalThrottle) -> None:
+    def __init__(self, limit: str, storage: Storage, throttle: RefusalThrottle) -> None:
         self.items: list[RateLimitItem] = sorted(parse_many(limit)) if limit.strip() else []
-        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
+        self.limiter = FixedWindowRateLimiter(storage)
         self.throttle = throttle
 
     def __call__(self) -> Response | None:
@@ -133,8 +134,3 @@ class TokenGate:
             reason=reason,
         )
 
-
-def install(app: Flask, limit: str, storage_uri: str, throttle: RefusalThrottle) -> TokenGate:
-    gate = TokenGate(limit, storage_uri, throttle)
-    app.before_request(gate)
-    return gate

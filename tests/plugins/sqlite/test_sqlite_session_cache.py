@@ -183,4 +183,9 @@ def test_zero_seconds_reads_every_time_and_restore_forgets(make_app):
         cached.sessions.create(_record("s1"))
         assert cached.sessions.get("s1") is not None
     cached.close()  # what a restore does before it swaps the file
-    assert cached.session_store._cached == {}
+    other = sqlite3.connect(cached.path)  # the restored file no longer has the session
+    with other:
+        other.execute("DELETE FROM sessions WHERE id = 's1'")
+    other.close()
+    with cached.connection():
+        assert cached.sessions.get("s1") is None  # read again at once, not served from memory
