@@ -14,10 +14,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY kernel ./kernel
 COPY plugins ./plugins
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Every dependency at the version constraints.txt pins (the versions the suite passed with).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 # --- stage 2: runtime -----------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime

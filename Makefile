@@ -33,6 +33,7 @@ run: $(STAMP_RUN)
 test: $(STAMP_TEST) $(SYSTEM_STAMP)
 	$(BIN)/ruff check kernel plugins tests bench examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r kernel plugins
 	$(BIN)/actionlint .github/workflows/*.yml
 	$(BIN)/hadolint Dockerfile
@@ -46,6 +47,7 @@ audit-deps: $(STAMP_TEST)
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check kernel plugins tests bench examples
+	$(BIN)/lint-imports
 
 type: $(STAMP_TEST)
 	$(BIN)/mypy

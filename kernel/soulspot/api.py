@@ -8,199 +8,257 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import functools
-import ipaddress
 import re
-import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from flask import current_app, g, has_app_context, has_request_context, request
+from flask import Flask, current_app, has_app_context, has_request_context, request
 
 from .auth import OwnerClient
+from .context import (
+    FORWARDING_HEADERS,
+    MAX_BEARER_TOKEN,
+    bearer_token,
+    client_ip,
+    current_user,
+    exempt_from_limits,
+    is_exempt_from_limits,
+    is_local_request,
+    is_loopback,
+    is_measured,
+    is_probe,
+    is_public,
+    not_measured,
+    probe,
+    public,
+    request_id,
+    request_view,
+)
 from .files import atomic_write as atomic_write  # plugins replace files through this
 from .files import fsync_dir as fsync_dir
+from .gate import login_required
 from .state import KernelState
 from .stores import Storage
-from .types import AuditEvent, User
+from .types import (
+    CONCERN_AUTH,
+    CONCERN_BACKUP,
+    CONCERN_CSRF,
+    CONCERN_LIBRARY,
+    CONCERN_METRICS,
+    CONCERN_OBSERVABILITY,
+    CONCERN_RATE_LIMITS,
+    CONCERN_SECURITY_HEADERS,
+    CONCERN_STORAGE,
+    STAGE_GATE,
+    STAGE_GUARD,
+    STAGE_IDENTIFY,
+    STAGE_MEASURE,
+    AuditEvent,
+    Middleware,
+    RequestPhase,
+    SessionKeySource,
+)
 from .vault import LibraryVault
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import KernelConfig
+
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 _SECRETISH = re.compile(
     r"token|secret|password|passphrase|verifier|authorization|cookie|^code$", re.IGNORECASE
 )
 
+__all__ = [
+    "CONCERN_AUTH",
+    "CONCERN_BACKUP",
+    "CONCERN_CSRF",
+    "CONCERN_LIBRARY",
+    "CONCERN_METRICS",
+    "CONCERN_OBSERVABILITY",
+    "CONCERN_RATE_LIMITS",
+    "CONCERN_SECURITY_HEADERS",
+    "CONCERN_STORAGE",
+    "FORWARDING_HEADERS",
+    "MAX_BEARER_TOKEN",
+    "STAGE_GATE",
+    "STAGE_GUARD",
+    "STAGE_IDENTIFY",
+    "STAGE_MEASURE",
+    "Middleware",
+    "RequestPhase",
+    "SignInStep",
+    "atomic_write",
+    "audit",
+    "auth_enabled",
+    "bearer_token",
+    "building_one_off_command",
+    "claim_data_dir",
+    "client_ip",
+    "config_for",
+    "config_path",
+    "current_session_key",
+    "current_user",
+    "data_dir",
+    "data_dir_holder",
+    "enabled_plugins",
+    "ends_session",
+    "exempt_from_limits",
+    "fsync_dir",
+    "has_storage",
+    "hook",
+    "is_exempt_from_limits",
+    "is_local_request",
+    "is_loopback",
+    "is_measured",
+    "is_probe",
+    "is_public",
+    "is_session_ending",
+    "kernel_settings",
+    "last_deploy",
+    "library",
+    "login_required",
+    "maintenance",
+    "maintenance_reason",
+    "not_measured",
+    "one_off_command",
+    "owner_client",
+    "probe",
+    "public",
+    "request_id",
+    "request_view",
+    "secret_values",
+    "set_state_for",
+    "sign_in_step",
+    "sign_in_step_of",
+    "span",
+    "started_at",
+    "state_for",
+    "storage",
+    "take_backup",
+]
+
+
+def _state(app: Flask | None = None) -> KernelState:
+    target = app if app is not None else current_app
+    return cast(KernelState, target.extensions["soulspot"])
+
 
 def kernel() -> KernelState:
-    """The current app's kernel state."""
-    return cast(KernelState, current_app.extensions["soulspot"])
+    """The current app's kernel state.
+
+    .. deprecated:: use the accessors of this module (``kernel_settings``, ``data_dir``,
+       ``hook``, ``state_for`` ...): the kernel's state is not part of the plugin API."""
+    warnings.warn(
+        "soulspot.api.kernel() is deprecated: use soulspot.api's accessors "
+        "(kernel_settings, data_dir, hook, state_for, ...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _state()
 
 
-def config_for(plugin: str) -> Any:
+# --- settings, data dir, hooks: what every plugin reads -------------------------------------
+#
+# Each takes ``app`` for the hooks that get one (``init_app``, ``startup`` ...) and work
+# before an app context exists; inside a request, a job or a CLI command it may be omitted.
+
+
+def config_for(plugin: str, app: Flask | None = None) -> Any:
     """The validated config model of ``plugin`` (``[plugins.<plugin>]``)."""
-    return kernel().settings.plugins[plugin]
+    return _state(app).settings.plugins[plugin]
 
 
-def data_dir() -> Path:
-    return kernel().data_dir
+def kernel_settings(app: Flask | None = None) -> KernelConfig:
+    """The validated ``[kernel]`` section (``public_url``, ``trusted_proxies``, ``port`` ...)."""
+    return _state(app).settings.kernel
 
 
-def storage() -> Storage:
+def config_path(app: Flask | None = None) -> Path | None:
+    """The config file the app was built from (``None``: defaults and environment only)."""
+    return _state(app).settings.path
+
+
+def secret_values(app: Flask | None = None) -> set[str]:
+    """Every secret value the configuration holds (to keep them out of logs and copies)."""
+    from .config import secret_values as values
+
+    return set(values(_state(app).settings))
+
+
+def data_dir(app: Flask | None = None) -> Path:
+    return _state(app).data_dir
+
+
+def hook(app: Flask | None = None) -> Any:
+    """The app's hook relay (``hook(app).health_checks(app=app)``): to ask every plugin."""
+    return _state(app).pm.hook
+
+
+def enabled_plugins(app: Flask | None = None) -> dict[str, str]:
+    """``{name: version}`` of every enabled plugin."""
+    return {p.name: p.version for p in _state(app).plugins if p.enabled}
+
+
+def started_at(app: Flask | None = None) -> float:
+    """When the app was built (``time.time()``): for uptimes."""
+    return _state(app).started_at
+
+
+def auth_enabled(app: Flask | None = None) -> bool:
+    """Whether a plugin provides the ``auth`` concern (the login gate guards views)."""
+    return _state(app).auth is not None
+
+
+def state_for(plugin: str, app: Flask | None = None) -> Any:
+    """What ``plugin`` keeps for this app (set with :func:`set_state_for`); raises
+    ``LookupError`` naming the plugin when it set nothing."""
+    try:
+        return _state(app).plugin_state[plugin]
+    except KeyError:
+        raise LookupError(f"plugin {plugin!r} keeps no state in this app") from None
+
+
+def set_state_for(plugin: str, value: T, app: Flask | None = None) -> T:
+    """Keep ``value`` as ``plugin``'s per-app state (usually in ``init_app``)."""
+    _state(app).plugin_state[plugin] = value
+    return value
+
+
+def storage(app: Flask | None = None) -> Storage:
     """The store (the ``storage`` concern). Raises when no storage plugin is enabled; a plugin
-    that needs it declares ``requires=("storage",)`` so that never happens to it."""
-    store = kernel().storage
+    that needs it declares ``requires=(CONCERN_STORAGE,)`` so that never happens to it."""
+    store = _state(app).storage
     if store is None:
         raise RuntimeError("no storage plugin is enabled")
     return store
 
 
-def has_storage() -> bool:
-    return kernel().storage is not None
+def has_storage(app: Flask | None = None) -> bool:
+    return _state(app).storage is not None
 
 
-def library() -> LibraryVault:
+def library(app: Flask | None = None) -> LibraryVault:
     """The owner's library vault (the ``library`` concern, read-only). Raises when no library
-    plugin is enabled; a plugin that needs it declares ``requires=("library",)``."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    vault = kernel().hook.library_vault(app=app)
+    plugin is enabled; a plugin that needs it declares ``requires=(CONCERN_LIBRARY,)``."""
+    target = app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+    vault = _state(target).pm.hook.library_vault(app=target)
     if vault is None:
         raise RuntimeError("no library plugin is enabled")
     return cast(LibraryVault, vault)
 
 
-def current_user() -> User | None:
-    """The signed-in user of this request (``None`` when signed out or without auth). A
-    request with ``Authorization: Bearer`` is the token's user (hook ``user_from_token``),
-    never the cookie session's."""
-    if not has_request_context():
-        return None
-    if "soulspot_user" not in g:
-        token = bearer_token()
-        if token is not None:
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-            g.soulspot_user = kernel().hook.user_from_token(app=app, token=token)
-        else:
-            auth = kernel().auth
-            g.soulspot_user = auth.current_user() if auth is not None else None
-    return cast(User | None, g.soulspot_user)
-
-
-def owner_client() -> OwnerClient | None:
+def owner_client(app: Flask | None = None) -> OwnerClient | None:
     """An authorised HTTP client for the owner's Spotify account (see
     :class:`soulspot.auth.OwnerClient`), from the auth concern; ``None`` when no auth plugin is
     enabled, it lends no client, or nobody has signed in yet."""
-    auth = kernel().auth
+    auth = _state(app).auth
     lend = getattr(auth, "owner_client", None) if auth is not None else None
     return cast(OwnerClient | None, lend()) if callable(lend) else None
-
-
-def public(view: F) -> F:
-    """Mark a view as reachable without signing in (health probes, the sign-in pages)."""
-    view.soulspot_public = True  # type: ignore[attr-defined]
-    return view
-
-
-def probe(view: F) -> F:
-    """Mark a liveness probe: public, and answered even in maintenance (a restore must not
-    get the container restarted)."""
-    view.soulspot_public = True  # type: ignore[attr-defined]
-    view.soulspot_probe = True  # type: ignore[attr-defined]
-    return view
-
-
-def login_required(view: F) -> F:
-    """Require a signed-in user. The kernel already guards every non-public view when an auth
-    plugin is enabled; this decorator states it explicitly and guards views on its own."""
-    from .web import login_gate
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        refused = login_gate()
-        if refused is not None:
-            return refused
-        return view(*args, **kwargs)
-
-    return cast(F, wrapped)
-
-
-def request_id() -> str:
-    """The correlation id of this request or job run (generated when nobody set one)."""
-    if not has_app_context():
-        return "-"
-    rid = g.get("request_id")
-    if rid is None:
-        rid = g.request_id = uuid.uuid4().hex
-    return cast(str, rid)
-
-
-def is_loopback(addr: str | None) -> bool:
-    """Whether ``addr`` (a client or bind address) is this machine: 127.0.0.0/8 or ::1."""
-    if not addr:
-        return False
-    try:
-        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-#: Headers a reverse proxy adds (lower case). Without ``[kernel] trusted_proxies`` nothing
-#: reads them, but their presence says a proxy forwarded the request from somewhere else.
-FORWARDING_HEADERS = (
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-forwarded-port",
-    "x-forwarded-prefix",
-    "x-forwarded-server",
-    "x-real-ip",
-    "x-client-ip",
-    "true-client-ip",
-)
-_FORWARDING_ENVIRON = tuple(f"HTTP_{h.upper().replace('-', '_')}" for h in FORWARDING_HEADERS)
-
-
-def is_local_request() -> bool:
-    """Whether this request comes from this machine. With ``[kernel] trusted_proxies`` the
-    proxy's ``X-Forwarded-For`` gives the real client, so a loopback client is local. Without
-    it, a reverse proxy on the same host makes every client 127.0.0.1: a request carrying any
-    forwarding header (``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``...) came through such
-    a proxy and is never local, whatever Host it names (a proxy may pass the client's Host
-    on); without those, only a loopback client asking for a loopback name counts."""
-    if not has_request_context() or not is_loopback(request.remote_addr):
-        return False
-    if kernel().settings.kernel.trusted_proxies > 0:
-        return True
-    environ = request.environ
-    if any(key in environ for key in _FORWARDING_ENVIRON):
-        return False
-    name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return name in ("localhost", "[::1]") or is_loopback(name)
-
-
-def client_ip() -> str | None:
-    return request.remote_addr if has_request_context() else None
-
-
-#: Longest bearer token looked at; longer ones are no token at all.
-MAX_BEARER_TOKEN = 512
-
-
-def bearer_token() -> str | None:
-    """The token of this request's ``Authorization: Bearer <token>`` header, or ``None``."""
-    if not has_request_context():
-        return None
-    header = request.headers.get("Authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value or len(value) > MAX_BEARER_TOKEN:
-        return None
-    return value
 
 
 def audit(
@@ -226,8 +284,15 @@ def audit(
         outcome=outcome,  # type: ignore[arg-type]
         details=_clean(details),
     )
-    kernel().hook.audit_event(app=current_app._get_current_object(), event=record)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _state(app).pm.hook.audit_event(app=app, event=record)
     return record
+
+
+def maintenance_reason(app: Flask | None = None) -> str | None:
+    """Why the app is in maintenance right now (``None``: it is not); requests other than
+    probes are refused with 503 meanwhile, and the database may be being replaced."""
+    return _state(app).maintenance_reason
 
 
 @contextmanager
@@ -239,7 +304,7 @@ def maintenance(reason: str, *, drain_seconds: float = 60.0) -> Iterator[None]:
     (maintenance is left again)."""
     from .inflight import wait_idle
 
-    state = kernel()
+    state = _state()
     with state.lock:
         previous = state.maintenance_reason
         state.maintenance_reason = reason
@@ -262,14 +327,14 @@ def span(name: str, **attributes: str | int | float | bool) -> AbstractContextMa
     if not has_app_context():
         return nullcontext()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    started = kernel().hook.start_span(app=app, name=name, attributes=attributes)
+    started = _state(app).pm.hook.start_span(app=app, name=name, attributes=attributes)
     return cast(AbstractContextManager[None], started) if started is not None else nullcontext()
 
 
 def take_backup(trigger: str) -> str | None:
     """Ask the backup concern for a verified backup now; ``None`` when no backup plugin."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    return cast(str | None, kernel().hook.take_backup(app=app, trigger=trigger))
+    return cast(str | None, _state(app).pm.hook.take_backup(app=app, trigger=trigger))
 
 
 def last_deploy() -> dict[str, Any]:
@@ -327,3 +392,58 @@ def building_one_off_command() -> Iterator[None]:
         yield
     finally:
         _ONE_OFF_COMMAND.reset(token)
+
+
+# --- sessions and rate limits ----------------------------------------------------------------
+
+
+def ends_session(view: F) -> F:
+    """Mark a view that ends or revokes sessions (sign-out, "revoke this session", "revoke
+    all"). A rate limit never refuses it for a request that carries a valid session: whatever
+    spends the limits of the owner's address, or of their session, must not keep a session
+    alive. Without a valid session it is limited like any other view."""
+    view.soulspot_ends_session = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_session_ending(view: Callable[..., Any] | None) -> bool:
+    """Whether ``view`` was marked with :func:`ends_session`."""
+    return bool(getattr(view, "soulspot_ends_session", False))
+
+
+SignInStep = Literal["start", "callback"]
+
+
+def sign_in_step(step: SignInStep) -> Callable[[F], F]:
+    """Mark the view that starts an interactive sign-in (``"start"``) or takes the identity
+    provider's answer (``"callback"``): the rate-limit concern gives each a limit of its own
+    (``[plugins.security] rate_limit_sign_in`` / ``rate_limit_sign_in_callback``), apart from
+    the other sign-in pages, so spending those does not stop a sign-in."""
+
+    def mark(view: F) -> F:
+        view.soulspot_sign_in_step = step  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def sign_in_step_of(view: Callable[..., Any] | None) -> SignInStep | None:
+    """The :func:`sign_in_step` ``view`` was marked with, or ``None``."""
+    return cast(SignInStep | None, getattr(view, "soulspot_sign_in_step", None))
+
+
+def current_session_key() -> str | None:
+    """An opaque key of this request's valid session, the same on every request of that
+    session and different for every other (from the auth provider, when it offers
+    :class:`soulspot.types.SessionKeySource`). ``None`` without a valid session, for a
+    request with ``Authorization: Bearer`` (a token request is never its cookie's session),
+    outside a request, and during maintenance (no session is looked up while a restore may
+    be replacing the store). Rate limits count signed-in requests by it."""
+    if not has_request_context() or bearer_token() is not None:
+        return None
+    state = _state()
+    if state.maintenance_reason is not None or state.auth is None:
+        return None
+    if not isinstance(state.auth, SessionKeySource):
+        return None
+    return state.auth.session_key()

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from . import errors, inflight, web
+from . import errors, inflight, pipeline, web
 from .api import span
 from .config import (
     Settings,
@@ -22,8 +22,10 @@ from .config import (
     validate_plugin_config,
 )
 from .db import database
+from .gate import gate_phase
 from .plugins import PluginError, PluginInfo, load_plugins, resolve_config_model
 from .state import KernelState
+from .types import CONCERN_AUTH, CONCERN_STORAGE
 
 
 def create_app(
@@ -45,7 +47,7 @@ def create_app(
     )
     data_dir = ensure_data_dir(settings.kernel)
 
-    app = SoulSpotFlask("soulspot", root_path=str(Path(__file__).parent))
+    app = Flask("soulspot", root_path=str(Path(__file__).parent))
     app.config.update(
         SECRET_KEY=ensure_secret_key(settings.kernel, data_dir),
         SOULSPOT_PUBLIC_URL=settings.kernel.public_url,
@@ -53,18 +55,22 @@ def create_app(
         JSON_SORT_KEYS=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.session_interface = CachedSessionInterface()
+    app.session_interface = SessionInterface()
     state = KernelState(pm=pm, settings=settings, plugins=infos, data_dir=data_dir)
     app.extensions["soulspot"] = state
     errors.install(app)
     if settings.kernel.compress:
         _install_compression(app)
 
-    inflight.install(app)  # before plugins' request hooks: maintenance waits for requests
-
     hook = pm.hook
     hook.init_app(app=app)
     web.install(app)
+    phases = [inflight.inflight_phase(app, state), gate_phase(app, state)]
+    for group in hook.request_phases(app=app):
+        phases.extend(group or ())
+    state.phases = pipeline.install(app, phases)
+    middleware = [m for group in hook.wsgi_middleware(app=app) for m in (group or ())]
+    state.middleware = pipeline.wrap(app, middleware)
     app.register_blueprint(web.bp)
     for blueprints in hook.register_blueprints(app=app):
         for blueprint in blueprints or ():
@@ -74,12 +80,12 @@ def create_app(
     if state.storage is None:
         database.initialize(None)
     state.auth = hook.auth_provider(app=app)
-    for concern, provided in (("storage", state.storage), ("auth", state.auth)):
+    for concern, provided in ((CONCERN_STORAGE, state.storage), (CONCERN_AUTH, state.auth)):
         for info in infos:
             if info.enabled and concern in info.provides and provided is None:
                 raise PluginError(
                     f"plugin error: plugin {info.name!r} provides {concern!r} but its "
-                    f"{'storage' if concern == 'storage' else 'auth_provider'} hook "
+                    f"{'storage' if concern == CONCERN_STORAGE else 'auth_provider'} hook "
                     "returned nothing"
                 )
 
@@ -140,48 +146,16 @@ def _install_compression(app: Flask) -> None:
     Compress(app)
 
 
-class SoulSpotFlask(Flask):
-    """Flask, with the sync-or-async check of each request hook and view made once per
-    function instead of on every call (Flask runs ``inspect.iscoroutinefunction`` on each of
-    the ~18 request hooks the plugins register, for every request)."""
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session; a request without the session cookie gets an empty
+    session without building the signing serializer (Flask builds it on every request, the
+    largest share of opening a session). ``open_session`` is Flask's documented override
+    point; signing and verifying are unchanged."""
 
-    _SYNC_CACHE_MAX = 4096
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sync_cache: dict[Any, Any] = {}
-
-    def ensure_sync(self, func: Any) -> Any:
-        cache = self._sync_cache
-        try:
-            return cache[func]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable callable: not cached
-            return super().ensure_sync(func)
-        result = super().ensure_sync(func)
-        if len(cache) < self._SYNC_CACHE_MAX:
-            cache[func] = result
-        return result
-
-
-class CachedSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, with the signing serializer built once per key set
-    instead of on every request (Flask builds it even for requests without a session cookie;
-    it was the largest share of opening a session). A changed ``SECRET_KEY`` or
-    ``SECRET_KEY_FALLBACKS`` builds a new one."""
-
-    def __init__(self) -> None:
-        self._cached: tuple[tuple[Any, ...], Any] | None = None
-
-    def get_signing_serializer(self, app: Flask) -> Any:
-        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
-        cached = self._cached
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        serializer = super().get_signing_serializer(app)
-        self._cached = (key, serializer)
-        return serializer
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _close_registration(pm: Any) -> None:

@@ -6,26 +6,21 @@ app (Flask, pydantic, every plugin's dependencies) is built only by commands tha
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from . import __version__
-from .upgrade.status import deploy_group
+from .cli_support import CliState, confirm, current_app_from_cli, fail, with_app
+from .deploy_cli import deploy_group
 
 if TYPE_CHECKING:  # for type checkers only: `soulspot --help` imports no Flask
-    import pluggy
-    from flask import Flask
 
-    from .config import Settings
-    from .plugins import PluginInfo
+    pass
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["CliState", "cli", "confirm", "current_app_from_cli", "fail", "main", "with_app"]
 
 
 class SoulspotGroup(click.Group):
@@ -103,82 +98,6 @@ def _is_off(value: object) -> bool:
     if isinstance(value, bool):
         return not value
     return str(value).strip().lower() in ("false", "0", "no", "off")
-
-
-class CliState:
-    """What ``soulspot`` sub-commands share: the config path and, once built, the app."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self.config_path = config_path
-        self._app: Flask | None = None
-
-    def configuration(self) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
-        """``(settings, plugin manager, plugin infos)`` without building the app."""
-        from .app import load_configuration
-
-        return load_configuration(config_path=self.config_path)
-
-    def app(self) -> Flask:
-        if self._app is None:
-            from .app import create_app
-
-            self._app = create_app(config_path=self.config_path)
-        return self._app
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``message`` to stderr and exit with ``code`` (no traceback)."""
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def with_app(command: F) -> F:
-    """Build the app (no scheduler) and run the command inside an app context, with a store
-    connection when there is a store. Config and plugin errors exit 2 with their message."""
-
-    @functools.wraps(command)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        from .config import ConfigError
-
-        state = click.get_current_context().find_object(CliState)
-        if state is None:  # a command used outside the `soulspot` group
-            raise click.UsageError("with_app commands run under the soulspot command")
-        from .api import building_one_off_command
-
-        try:
-            with building_one_off_command():
-                app = state.app()
-        except ConfigError as exc:
-            fail(str(exc))
-        kernel = app.extensions["soulspot"]
-        command_path = click.get_current_context().command_path
-        with app.app_context():
-            from .api import span
-
-            with span(command_path, **{"soulspot.command": command_path}):
-                if kernel.storage is not None:
-                    with kernel.storage.connection():
-                        return command(*args, **kwargs)
-                return command(*args, **kwargs)
-
-    return cast(F, wrapped)
-
-
-def confirm(question: str, yes: bool) -> None:
-    """Go on only when ``--yes`` was given or the person at the terminal agrees."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        fail(f"{question} Refusing without --yes (no terminal to ask on).", code=1)
-    if not click.confirm(question, default=False):
-        fail("Aborted; nothing was changed.", code=1)
-
-
-def current_app_from_cli() -> Flask:
-    """The app of the running CLI command (inside :func:`with_app`)."""
-    from flask import current_app
-
-    return cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @click.group(cls=SoulspotGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -21,7 +21,7 @@ from flask import (
 from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
-from .api import request_id
+from .context import request_id
 
 log = logging.getLogger("soulspot.errors")
 

@@ -28,9 +28,11 @@ if TYPE_CHECKING:  # pragma: no cover
         DashboardPanel,
         HealthCheck,
         Job,
+        Middleware,
         Migration,
         NavItem,
         PluginManifest,
+        RequestPhase,
         User,
     )
     from .vault import LibraryVault, SyncChanges
@@ -50,9 +52,11 @@ def manifest() -> PluginManifest:  # type: ignore[empty-body]
 
 @hookspec
 def init_app(app: Flask) -> None:
-    """Configure the Flask app before any blueprint is registered: Flask extensions, request
-    hooks, template globals. Runs in plugin order; a plugin whose request hook must come
-    first (correlation ids) uses ``tryfirst=True``."""
+    """Configure the Flask app before any blueprint is registered: Flask extensions and
+    template globals only. Request behaviour goes through :func:`request_phases` (its order
+    is the kernel's, not the plugins' registration order).
+
+    :param app: the app being built (no app context yet)."""
 
 
 @hookspec
@@ -76,22 +80,41 @@ def shutdown(app: Flask) -> None:
 
 
 @hookspec
-def register_blueprints(app: Flask) -> Iterable[Blueprint]:
+def request_phases(app: Flask) -> Iterable[RequestPhase]:  # type: ignore[empty-body]
+    """Collects a list: this plugin's steps of every request, each a
+    :class:`soulspot.types.RequestPhase` at one stage (``STAGE_IDENTIFY``, ``STAGE_MEASURE``,
+    ``STAGE_GUARD``; the kernel's gate is ``STAGE_GATE``). The kernel runs before-steps by
+    ``(stage, name)`` and every after-step in reverse, refusals and errors included
+    (docs/architecture.md, "A request"). Called once per app, after ``init_app``.
+
+    :param app: the app being built.
+    :return: the phases (an empty list for none)."""
+
+
+@hookspec
+def wsgi_middleware(app: Flask) -> Iterable[Middleware]:  # type: ignore[empty-body]
+    """Collects a list: WSGI middleware to wrap around the app, each a
+    :class:`soulspot.types.Middleware`; the lowest ``order`` is outermost (sees the request
+    first). Called once per app, after ``request_phases``.
+
+    :param app: the app being built.
+    :return: the middleware (an empty list for none)."""
+
+
+@hookspec
+def register_blueprints(app: Flask) -> Iterable[Blueprint]:  # type: ignore[empty-body]
     """Return Flask blueprints with this plugin's pages and API routes. Views are behind the
     login gate unless decorated with :func:`soulspot.api.public`."""
-    return ()
 
 
 @hookspec
-def nav_items(app: Flask) -> Iterable[NavItem]:
+def nav_items(app: Flask) -> Iterable[NavItem]:  # type: ignore[empty-body]
     """Links this plugin adds to the UI's navigation bar."""
-    return ()
 
 
 @hookspec
-def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
+def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:  # type: ignore[empty-body]
     """Panels this plugin adds to the dashboard at ``/``."""
-    return ()
 
 
 # --- CLI -----------------------------------------------------------------------------------
@@ -114,10 +137,9 @@ def storage(app: Flask) -> Storage | None:
 
 
 @hookspec
-def migrations() -> Iterable[Migration]:
+def migrations() -> Iterable[Migration]:  # type: ignore[empty-body]
     """This plugin's schema steps (its own tables), versioned per plugin from 1. The storage
     concern applies them in order and can run each one's downgrade."""
-    return ()
 
 
 # --- auth (exclusive) ----------------------------------------------------------------------
@@ -129,7 +151,10 @@ def auth_provider(app: Flask) -> Any:
     ``current_user() -> soulspot.types.User | None`` (for the current request),
     ``login_url(next_url: str) -> str`` and ``owner_client()`` (see
     :class:`soulspot.auth.AuthProvider`). With it, the kernel's login gate guards every view
-    not marked public."""
+    not marked public.
+
+    :param app: the app being built.
+    :return: the provider, or ``None`` when this plugin does not provide ``auth``."""
 
 
 @hookspec(firstresult=True)
@@ -158,23 +183,20 @@ def audit_event(app: Flask, event: AuditEvent) -> None:
 
 
 @hookspec
-def health_checks(app: Flask) -> Iterable[HealthCheck]:
+def health_checks(app: Flask) -> Iterable[HealthCheck]:  # type: ignore[empty-body]
     """Checks for ``/health`` and ``/health/ready``. ``critical`` checks decide readiness;
     only include what this process needs to serve (never an internet service)."""
-    return ()
 
 
 @hookspec
-def dependency_versions(app: Flask) -> Mapping[str, str]:
+def dependency_versions(app: Flask) -> Mapping[str, str]:  # type: ignore[empty-body]
     """Versions worth showing on ``/health`` (``{"sqlite": "3.45.1"}``)."""
-    return {}
 
 
 @hookspec
-def metrics(app: Flask) -> Iterable[Any]:
+def metrics(app: Flask) -> Iterable[Any]:  # type: ignore[empty-body]
     """Prometheus collectors (``prometheus_client`` metrics made with ``registry=None``, or
     custom collectors) for the metrics concern to register in the app's own registry."""
-    return ()
 
 
 @hookspec(firstresult=True)
@@ -201,9 +223,8 @@ def job_executed(
 
 
 @hookspec
-def backup_sources(app: Flask) -> Iterable[BackupSource]:
+def backup_sources(app: Flask) -> Iterable[BackupSource]:  # type: ignore[empty-body]
     """What a backup must contain from this plugin, and how to put it back."""
-    return ()
 
 
 @hookspec(firstresult=True)
@@ -217,11 +238,10 @@ def take_backup(app: Flask, trigger: str) -> str | None:
 
 
 @hookspec
-def jobs(app: Flask) -> Iterable[Job]:
+def jobs(app: Flask) -> Iterable[Job]:  # type: ignore[empty-body]
     """Scheduled jobs. Only the serving process runs a scheduler (one per process); each run
     gets an app context and a run id that logs carry as the request id. Called inside an app
     context, so the hook may read its settings with :func:`soulspot.api.config_for`."""
-    return ()
 
 
 # --- library (exclusive) -------------------------------------------------------------------

@@ -7,7 +7,7 @@ without that write and swap the database under it: the write is acknowledged and
 
 The count and the maintenance check are one step under one lock: a request is either counted
 before maintenance begins (and waited for) or sees maintenance and is refused. That holds in
-whatever order the request hooks run.
+whatever order the request phases run.
 """
 
 from __future__ import annotations
@@ -16,11 +16,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g
 
 from .errors import problem_response
+from .state import KernelState
+from .types import STAGE_GUARD, RequestPhase
 
 EXTENSION = "soulspot.inflight"
+
+#: Between measure and guard (see :func:`inflight_phase`).
+STAGE_INFLIGHT = STAGE_GUARD - 50
 
 
 class StillBusy(RuntimeError):
@@ -49,15 +54,13 @@ def maintenance_response(reason: str) -> Response:
     )
 
 
-def install(app: Flask) -> None:
-    """Count requests from their first hook to their teardown (register before plugins)."""
+def inflight_phase(app: Flask, state: KernelState) -> RequestPhase:
+    """The kernel's phase that refuses requests in maintenance and counts the others until
+    their teardown. It runs after identify and measure (so a 503 is logged and counted like
+    any answer) and before every guard (whose refusals may write audit events)."""
     tracker = _tracker(app)
 
     def enter() -> Response | None:
-        view = current_app.view_functions.get(request.endpoint or "")
-        if getattr(view, "soulspot_probe", False):
-            return None  # liveness probes are answered in maintenance and write nothing
-        state = app.extensions["soulspot"]
         with tracker.idle:
             reason = state.maintenance_reason
             if reason is None:
@@ -72,8 +75,10 @@ def install(app: Flask) -> None:
                 tracker.count -= 1
                 tracker.idle.notify_all()
 
-    app.before_request(enter)
-    app.teardown_request(leave)
+    # liveness probes are answered in maintenance and write nothing: not counted
+    return RequestPhase(
+        "kernel.inflight", STAGE_INFLIGHT, before=enter, teardown=leave, probes=False
+    )
 
 
 def wait_idle(app: Flask, timeout: float) -> None:

@@ -18,6 +18,7 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from .context import is_public
 from .validation import ApiSpec
 
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-zA-Z_][a-zA-Z0-9_]*)(?:\([^)]*\))?:)?(?P<name>\w+)>")
@@ -78,7 +79,7 @@ def api_routes(app: Flask) -> list[tuple[str, str, str, ApiSpec, bool]]:
         spec = getattr(view, "soulspot_api", None)
         if not isinstance(spec, ApiSpec):
             continue
-        public = bool(getattr(view, "soulspot_public", False))
+        public = is_public(view)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule.rule, method.lower(), rule.endpoint, spec, public))
     return found

@@ -18,8 +18,8 @@ from typing import Any
 
 from flask import Flask
 
-from .api import is_loopback
 from .config import ConfigError, KernelConfig, trusted_hosts
+from .context import is_loopback
 from .datadir import acquire, relabel
 from .scheduler import start_scheduler
 from .sockets import address_of, passed_sockets

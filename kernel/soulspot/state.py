@@ -30,6 +30,11 @@ class KernelState:
     serving: bool = False
     started_at: float = field(default_factory=time.time)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: What each plugin keeps per app (``soulspot.api.state_for`` / ``set_state_for``).
+    plugin_state: dict[str, Any] = field(default_factory=dict)
+    #: The request phases and WSGI middleware, in the order they run (set by create_app).
+    phases: list[Any] = field(default_factory=list)
+    middleware: list[Any] = field(default_factory=list)
 
     @property
     def hook(self) -> Any:

@@ -161,7 +161,11 @@ class LiveServer:
         from waitress.server import create_server
 
         self.app = app
-        self.server = create_server(app, host="127.0.0.1", port=port, threads=threads)
+        #: The server's socket map (create_server's ``map``): every channel it serves.
+        self.channels: dict[int, Any] = {}
+        self.server = create_server(
+            app, map=self.channels, host="127.0.0.1", port=port, threads=threads
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -190,7 +194,7 @@ class LiveServer:
         server: Any = self.server
 
         def stop() -> None:
-            for channel in list(server._map.values()):
+            for channel in list(self.channels.values()):
                 channel.close()
 
         try:

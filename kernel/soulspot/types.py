@@ -8,8 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+#: Concern names (``PluginManifest.provides`` / ``requires``): constants, so a typo is a
+#: NameError instead of a concern nobody provides.
+CONCERN_STORAGE = "storage"
+CONCERN_AUTH = "auth"
+CONCERN_BACKUP = "backup"
+CONCERN_LIBRARY = "library"
+CONCERN_CSRF = "csrf"
+CONCERN_SECURITY_HEADERS = "security-headers"
+CONCERN_RATE_LIMITS = "rate-limits"
+CONCERN_METRICS = "metrics"
+CONCERN_OBSERVABILITY = "observability"
+
 #: Concerns that at most one enabled plugin may provide.
-EXCLUSIVE_CONCERNS = frozenset({"storage", "auth", "backup", "library"})
+EXCLUSIVE_CONCERNS = frozenset({CONCERN_STORAGE, CONCERN_AUTH, CONCERN_BACKUP, CONCERN_LIBRARY})
 
 
 @dataclass(frozen=True)
@@ -166,4 +178,59 @@ class SessionIssuer(Protocol):
         """Create a session for ``user`` and return the cookies (name -> value) that carry
         it. Runs inside an app context; raises :class:`PermissionError` (with a message
         saying why) when the provider would refuse that user a sign-in."""
+        ...
+
+
+# --- the request pipeline (see docs/architecture.md, "A request") ---------------------------
+
+#: Request stages, in the order their before-steps run (after-steps run in reverse).
+STAGE_IDENTIFY = 100  #: who is asking: request id, log context, database binding
+STAGE_MEASURE = 200  #: timing and counting: sees every answer, refusals included
+STAGE_GUARD = 300  #: refusals before the view: body size, CORS preflight, rate limits, CSRF
+STAGE_GATE = 400  #: the kernel's gate: maintenance, the loopback rule, sign-in
+
+
+@dataclass(frozen=True)
+class RequestPhase:
+    """One plugin's part of every request (returned by the ``request_phases`` hook).
+
+    The kernel runs the ``before`` steps by ``(stage, name)``; the first that returns a
+    response (or raises) refuses the request and the later ones do not run. Every ``after``
+    step then runs, in reverse order, on whatever answer the request got (the view's, a
+    refusal, an error page), so an after-step must not assume its before-step ran.
+    ``teardown`` steps run last, in reverse order, with the exception the request ended in.
+
+    ``probes``: whether the phase also runs for views marked ``soulspot.api.probe`` (liveness
+    probes arrive every few seconds; a phase with nothing to do for them says ``False``).
+    """
+
+    name: str
+    stage: int
+    before: Callable[[], Any] | None = None
+    after: Callable[[Any], Any] | None = None
+    teardown: Callable[[BaseException | None], None] | None = None
+    probes: bool = True
+
+
+@dataclass(frozen=True)
+class Middleware:
+    """WSGI middleware around the Flask app (returned by the ``wsgi_middleware`` hook):
+    ``wrap(wsgi_app)`` returns the wrapped app. Lower ``order`` is further out (it sees the
+    request first); ties go by ``name``."""
+
+    name: str
+    order: int
+    wrap: Callable[[Any], Any]
+
+
+@runtime_checkable
+class SessionKeySource(Protocol):
+    """What an auth provider with sessions may also offer: which session this request is.
+    :func:`soulspot.api.current_session_key` asks it (the rate-limit concern counts
+    signed-in requests per session with it, never per address)."""
+
+    def session_key(self) -> str | None:
+        """An opaque key of the current request's valid session (stable for the session,
+        different for every other, not usable as a credential), or ``None`` when the request
+        carries no valid session. Runs inside a request."""
         ...

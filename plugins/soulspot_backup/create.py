@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Flask
 
 from soulspot import __version__ as kernel_version
+from soulspot import api
 from soulspot.api import fsync_dir
 from soulspot.errors import is_disk_full
 
@@ -197,7 +198,7 @@ def _snapshot(
         "trigger": name.trigger,
         "encrypted": encrypted,
         "app": {"name": "soulspot", "version": kernel_version},
-        "plugins": {p.name: p.version for p in svc.kernel.plugins if p.enabled},
+        "plugins": api.enabled_plugins(svc.app),
         "schema_versions": schema,
         "sources": included,
         "skipped": skipped,

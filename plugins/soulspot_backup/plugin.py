@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
 from soulspot.types import (
+    CONCERN_BACKUP,
+    CONCERN_STORAGE,
     BackupSource,
     CheckResult,
     DashboardPanel,
@@ -28,8 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("backup",),
-        requires=("storage",),
+        provides=(CONCERN_BACKUP,),
+        requires=(CONCERN_STORAGE,),
         config_model="soulspot_backup.config:BackupConfig",
         description="Scheduled, verified online backups and atomic restore.",
     )
@@ -117,6 +119,8 @@ def health_checks(app: Flask) -> Iterable[HealthCheck]:
         import datetime as dt
         import time
 
+        from soulspot import api
+
         svc = _service(app)
         interval = svc.interval_seconds()
         newest = svc.newest_verified()
@@ -128,7 +132,7 @@ def health_checks(app: Flask) -> Iterable[HealthCheck]:
         if failure is not None:
             details["last_failure"] = failure.get("at")
         if newest is None:
-            uptime = time.time() - svc.kernel.started_at
+            uptime = time.time() - api.started_at(svc.app)
             if interval is not None and uptime > 2 * interval:
                 return CheckResult("warn", "no verified backup yet", details)
             if failure is not None:

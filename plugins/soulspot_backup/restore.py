@@ -341,7 +341,7 @@ def pre_restore_backup(svc: BackupService, passphrase: str | None, progress: Pro
     on without a copy: that refuses the restore."""
     from soulspot import api
 
-    early = svc.app.extensions.get("soulspot.backup.set_aside")
+    early = svc.set_aside_dir()
     if early is not None:
         progress(f"the database could not be opened; it was set aside as it was in {early}")
         return str(early)

@@ -1,6 +1,6 @@
 """The backup service of one app: what views, commands, hooks and the restore use.
 
-One instance per app (``app.extensions["soulspot.backup"]``). It holds the pieces and hands
+One instance per app (``soulspot.api.state_for("soulspot.backup")``). It holds the pieces and hands
 each job to the module named after it: :mod:`.folder` (the lock, the listing, what
 verification found), :mod:`.sources` (what a backup holds), :mod:`.create`, :mod:`.verify`,
 :mod:`.restore`, :mod:`.retention` and :mod:`.schedule`; :mod:`.startup` holds what start-up
@@ -9,12 +9,14 @@ and ``serve`` do.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
+from soulspot import api
 from soulspot.types import BackupSource
 
 from . import create as creating
@@ -25,7 +27,13 @@ from .folder import BackupFolder, BackupInfo, FolderLock
 from .metrics import BackupMetrics
 from .retention import Candidate, Policy, to_prune
 from .signing import KeyRing
-from .startup import RECOVERY, refuse_if_interrupted, serving_pid, set_aside_if_unreadable
+from .startup import (
+    RECOVERY,
+    refuse_if_interrupted,
+    serving_pid,
+    set_aside_dir,
+    set_aside_if_unreadable,
+)
 
 __all__ = [
     "RECOVERY",
@@ -47,14 +55,10 @@ def _quiet(_message: str) -> None:
 class BackupService:
     def __init__(self, app: Flask) -> None:
         self.app = app
-        state = app.extensions["soulspot"]
-        self.kernel = state
-        self.config: BackupConfig = state.settings.plugins.get(
-            "backup"
-        ) or BackupConfig.model_validate({})
-        path = (self.config.dir or state.data_dir / "backups").expanduser().resolve()
+        self.config: BackupConfig = _config(app)
+        path = (self.config.dir or api.data_dir(app) / "backups").expanduser().resolve()
         self.folder = BackupFolder(path, configured=self.config.dir is not None)
-        self.signing = KeyRing(state.data_dir)
+        self.signing = KeyRing(api.data_dir(app))
         self.metrics = BackupMetrics()
         #: Set while a restore runs (a pre-migration backup then points at the archive).
         self.restoring: str | None = None
@@ -82,6 +86,10 @@ class BackupService:
         if self._serving_fd is None:
             self._serving_fd = startup.hold_serving_lock(self.dir)
 
+    def set_aside_dir(self) -> str | None:
+        """Where start-up moved this app's unreadable database (``None``: it did not)."""
+        return set_aside_dir(self.app)
+
     def serving_pid(self) -> int | None:
         """The pid of a ``soulspot serve`` using this backup folder, if one runs."""
         return serving_pid(self.dir)
@@ -90,15 +98,15 @@ class BackupService:
 
     def sources(self) -> list[BackupSource]:
         """Every backup source of the enabled plugins."""
-        return sources.registered(self.app, self.kernel)
+        return sources.registered(self.app)
 
     def config_source(self) -> BackupSource:
         """The config file as a backup source."""
-        return sources.config_source(self.kernel)
+        return sources.config_source(self.app)
 
     def config_path(self) -> Path:
         """Where the config file is (or, without one, where a restored one goes)."""
-        return sources.config_path(self.kernel)
+        return sources.config_path(self.app)
 
     def verify_sources(self, root: Path, manifest: Mapping[str, Any]) -> list[str]:
         """Each registered source's own check of its snapshot under ``root/<source>``."""
@@ -235,9 +243,21 @@ class BackupService:
 
 def service(app: Flask) -> BackupService:
     """The backup service of ``app`` (made on first use)."""
-    state = app.extensions["soulspot"]
-    with state.lock:
-        found = app.extensions.get("soulspot.backup")
-        if found is None:
-            found = app.extensions["soulspot.backup"] = BackupService(app)
+    with _service_lock:
+        try:
+            found: BackupService = api.state_for(EXTENSION, app)
+        except LookupError:
+            found = api.set_state_for(EXTENSION, BackupService(app), app)
     return found
+
+
+def _config(app: Flask) -> BackupConfig:
+    try:
+        config = api.config_for("backup", app)
+    except KeyError:
+        config = None
+    return config if isinstance(config, BackupConfig) else BackupConfig.model_validate({})
+
+
+EXTENSION = "soulspot.backup"
+_service_lock = threading.Lock()

@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Flask
 
+from soulspot import api
 from soulspot.api import atomic_write
-from soulspot.config import secret_values
 from soulspot.types import BackupSource
 
 from .archive import BackupError
@@ -21,12 +21,12 @@ CONFIG_SOURCE = "config"
 DEFAULT_CONFIG_PATH = Path("config/soulspot.toml")
 
 
-def registered(app: Flask, kernel: Any) -> list[BackupSource]:
+def registered(app: Flask) -> list[BackupSource]:
     """Every backup source of the enabled plugins, in hook order. A name that is not a plain
     lower-case word, or one two plugins contribute, is an error."""
     found: list[BackupSource] = []
     names: set[str] = set()
-    for group in kernel.hook.backup_sources(app=app):
+    for group in api.hook(app).backup_sources(app=app):
         for source in group or ():
             if not _SOURCE_NAME.match(source.name):
                 raise BackupError(
@@ -59,18 +59,18 @@ def verify_snapshots(
     return problems
 
 
-def config_path(kernel: Any) -> Path:
+def config_path(app: Flask) -> Path:
     """Where the config file is (or, without one, where a restored one goes)."""
-    return Path(kernel.settings.path or DEFAULT_CONFIG_PATH).resolve()
+    return Path(api.config_path(app) or DEFAULT_CONFIG_PATH).resolve()
 
 
-def config_source(kernel: Any) -> BackupSource:
+def config_source(app: Flask) -> BackupSource:
     """The config file as a backup source (sensitive when it holds a secret value)."""
-    configured = kernel.settings.path
+    configured = api.config_path(app)
     # without a config file (defaults), a restored one goes where SoulSpot looks first
-    path = config_path(kernel)
+    path = config_path(app)
     # every configured secret, in lists and tables too (spotify's token_keys)
-    secrets = secret_values(kernel.settings)
+    secrets = sorted(api.secret_values(app))
 
     def snapshot(dest: Path) -> None:
         if configured is not None and path.exists():  # read only: it may be read-only

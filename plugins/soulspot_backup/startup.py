@@ -10,10 +10,11 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 
+from soulspot import api
 from soulspot.api import fsync_dir
 
 from .config import BackupConfig
@@ -71,7 +72,7 @@ def refuse_if_interrupted(app: Flask) -> None:
 
     from . import marker
 
-    data_dir = app.extensions["soulspot"].data_dir
+    data_dir = api.data_dir(app)
     info = marker.read(data_dir)
     if info is None:
         return
@@ -113,9 +114,12 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
         return None
     except sqlite3.DatabaseError as exc:
         problem = str(exc)
-    state = app.extensions["soulspot"]
-    config = state.settings.plugins.get("backup") or BackupConfig.model_validate({})
-    backups = (config.dir or state.data_dir / "backups").expanduser().resolve()
+    try:
+        found = api.config_for("backup", app)
+    except KeyError:
+        found = None
+    config = found if isinstance(found, BackupConfig) else BackupConfig.model_validate({})
+    backups = (config.dir or api.data_dir(app) / "backups").expanduser().resolve()
     if serving_pid(backups) is not None:
         return None  # never under a running server; the restore command refuses then
     aside = backups / f"set-aside-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
@@ -128,5 +132,17 @@ def set_aside_if_unreadable(app: Flask, store: Any) -> Path | None:
         "the database cannot be opened; moved aside for the restore",
         extra={"error": problem, "dir": str(aside)},
     )
-    app.extensions["soulspot.backup.set_aside"] = str(aside)
+    api.set_state_for(SET_ASIDE, str(aside), app)
     return aside
+
+
+#: State key: where a database that could not be opened was set aside at start-up.
+SET_ASIDE = "soulspot.backup.set_aside"
+
+
+def set_aside_dir(app: Flask) -> str | None:
+    """Where :func:`set_aside_if_unreadable` moved this app's database (``None``: it did not)."""
+    try:
+        return cast(str, api.state_for(SET_ASIDE, app))
+    except LookupError:
+        return None

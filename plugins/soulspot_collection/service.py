@@ -1,6 +1,6 @@
 """The collection plugin's service: scan, rematch, decisions and what the pages show.
 
-One per app (made on first use), kept in ``app.extensions["soulspot.collection"]``; every
+One per app (made on first use), kept with ``soulspot.api.set_state_for``; every
 method runs inside an app context.
 """
 
@@ -223,7 +223,8 @@ def peewee_count() -> Any:
 
 def service(app: Flask) -> CollectionService:
     with _CREATE:
-        found = app.extensions.get(EXTENSION)
-        if found is None:
-            found = app.extensions[EXTENSION] = CollectionService(app)
+        try:
+            found = api.state_for(EXTENSION, app)
+        except LookupError:
+            found = api.set_state_for(EXTENSION, CollectionService(app), app)
     return cast(CollectionService, found)

@@ -31,10 +31,12 @@ def manifest() -> PluginManifest:
 
 @hookimpl
 def init_app(app: Flask) -> None:
+    from soulspot import api
+
     from .service import EXTENSION, LibraryService
     from .times import iso, names
 
-    app.extensions[EXTENSION] = LibraryService(app)
+    api.set_state_for(EXTENSION, LibraryService(app), app)
     app.add_template_filter(names, "library_names")
     app.add_template_filter(iso, "library_time")
 

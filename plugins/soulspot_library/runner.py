@@ -189,4 +189,4 @@ def _announce(outcome: Outcome, duration: float, metrics: LibraryMetrics | None)
             liked_changed=applied.liked_changed,
         )
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        api.kernel().hook.library_synced(app=app, changes=changes)
+        api.hook(app).library_synced(app=app, changes=changes)

@@ -1,4 +1,4 @@
-"""Per-app state of the library plugin (``app.extensions["soulspot_library"]``): its
+"""Per-app state of the library plugin (``soulspot.api.state_for("soulspot_library")``): its
 metrics, the background "Sync now" thread, the scheduled job and the health check."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def cron_fields(expression: str) -> dict[str, str]:
 class LibraryService:
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.config: LibraryConfig = app.extensions["soulspot"].settings.plugins["library"]
+        self.config: LibraryConfig = api.config_for("library", app)
         self.metrics = LibraryMetrics()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -168,5 +168,4 @@ class LibraryService:
 
 
 def service(app: Flask | None = None) -> LibraryService:
-    target = app if app is not None else current_app
-    return cast(LibraryService, target.extensions[EXTENSION])
+    return cast(LibraryService, api.state_for(EXTENSION, app))

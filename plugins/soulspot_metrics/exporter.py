@@ -1,4 +1,4 @@
-"""Per-app Prometheus registry, prometheus-flask-exporter request metrics and ``/metrics``.
+"""Per-app Prometheus registry, request metrics (a request phase) and ``/metrics``.
 
 Each app gets its own :class:`CollectorRegistry` (tests build many apps in one process, and
 counters then start at zero per app). Request metrics are labelled with the route template
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from timeit import default_timer
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, current_app, got_request_exception, request
+from flask import Blueprint, Flask, Request, Response, g, got_request_exception, request
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -21,13 +21,19 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
-    Summary,
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_flask_exporter import PrometheusMetrics
 
-from soulspot.api import is_local_request, public
+from soulspot import api
+from soulspot.api import (
+    STAGE_MEASURE,
+    RequestPhase,
+    exempt_from_limits,
+    is_local_request,
+    not_measured,
+    public,
+)
 from soulspot.errors import problem_response
 
 from .config import MetricsConfig
@@ -43,118 +49,19 @@ bp = Blueprint("metrics", __name__)
 @dataclass
 class MetricsState:
     registry: CollectorRegistry
-    exporter: PrometheusMetrics
     token: str | None
     audit_events: Counter
     job_runs: Counter
     job_duration: Histogram
     exceptions: Counter
+    request_duration: Histogram
+    requests: Counter
 
 
 def endpoint(req: Request) -> str:
-    """Label value for a request: its route template (bounded), ``unmatched`` for 404s.
-
-    The function's name is the label's name (prometheus-flask-exporter's ``group_by``)."""
+    """Label value for a request: its route template (bounded), ``unmatched`` for 404s."""
     rule = req.url_rule
     return rule.rule if rule is not None else UNMATCHED
-
-
-class RequestMetrics(PrometheusMetrics):  # type: ignore[misc]
-    """prometheus-flask-exporter, with its default request metrics recorded by a lean trio
-    of request hooks.
-
-    The metrics are the library's, created as it creates them: ``<prefix>_exporter_info``,
-    ``<prefix>_http_request_duration_seconds`` (histogram: method, the ``group_by`` label,
-    status), ``<prefix>_http_request_total`` and ``<prefix>_http_request_exceptions_total``
-    (method, status), with its ``excluded_paths``, and the same accounting for requests
-    that end in an exception. The library's own hooks look the context-local ``request`` up
-    about 16 times per request and raise and catch four ``AttributeError``s (``hasattr``
-    checks for per-view opt-outs SoulSpot does not use): in ``bench/overhead.py`` they were
-    the largest single hook of a signed-in API call, ~10 % of the server's time. These read
-    the request object once and keep the start time in the WSGI environ.
-    """
-
-    _STARTED = "soulspot.metrics.started"
-
-    def export_defaults(
-        self,
-        buckets: Any = None,
-        group_by: Any = "path",
-        latency_as_histogram: bool = True,
-        prefix: str = "flask",
-        app: Flask | None = None,
-        **_kwargs: Any,
-    ) -> None:
-        target = app or self.app
-        name = f"{prefix or self._defaults_prefix or 'flask'}_"
-        try:
-            self.info(
-                f"{name}exporter_info",
-                "Information about the Prometheus Flask exporter",
-                version=self.version,
-            )
-        except ValueError:
-            return  # already exported for this registry
-        group = group_by if callable(group_by) else (lambda req: getattr(req, group_by))
-        group_name = group_by.__name__ if callable(group_by) else str(group_by)
-        kind = Histogram if latency_as_histogram else Summary
-        extra = {"buckets": buckets} if latency_as_histogram and buckets is not None else {}
-        duration = kind(
-            f"{name}http_request_duration_seconds",
-            "Flask HTTP request duration in seconds",
-            ("method", group_name, "status"),
-            registry=self.registry,
-            **extra,
-        )
-        total = Counter(
-            f"{name}http_request_total",
-            "Total number of HTTP requests",
-            ("method", "status"),
-            registry=self.registry,
-        )
-        exceptions = Counter(
-            f"{name}http_request_exceptions_total",
-            "Total number of HTTP requests which resulted in an exception",
-            ("method", "status"),
-            registry=self.registry,
-        )
-        excluded = tuple(self.excluded_paths or ())
-        started_key = self._STARTED
-
-        def tracked(req: Request) -> bool:
-            return not excluded or not any(p.match(req.path) for p in excluded)
-
-        def before() -> None:
-            request.environ[started_key] = default_timer()
-
-        def after(response: Response) -> Response:
-            req = request._get_current_object()  # type: ignore[attr-defined]
-            started = req.environ.pop(started_key, None)  # popped: counted once
-            if started is None or not tracked(req):
-                return response
-            status = int(response.status_code)
-            method = req.method
-            duration.labels(method, group(req), status).observe(max(default_timer() - started, 0.0))
-            total.labels(method, status).inc()
-            return response
-
-        def teardown(exc: BaseException | None = None) -> None:
-            if exc is None:
-                return
-            req = request._get_current_object()  # type: ignore[attr-defined]
-            if not tracked(req):
-                return
-            exceptions.labels(req.method, 500).inc()
-            started = req.environ.pop(started_key, None)
-            if started is not None:  # no response went through after()
-                duration.labels(req.method, group(req), 500).observe(
-                    max(default_timer() - started, 0.0)
-                )
-                total.labels(req.method, 500).inc()
-
-        target.before_request(before)
-        target.after_request(after)
-        target.teardown_request(teardown)
 
 
 def install(app: Flask, config: MetricsConfig) -> MetricsState:
@@ -162,20 +69,8 @@ def install(app: Flask, config: MetricsConfig) -> MetricsState:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    exporter = RequestMetrics(
-        app,
-        path=None,  # our own view below does the access check
-        registry=registry,
-        defaults_prefix="soulspot",
-        group_by=endpoint,
-        buckets=tuple(sorted(config.latency_buckets)),
-        # Liveness probes arrive every few seconds and say nothing about users' traffic;
-        # counting them would cost every probe a histogram update (see bench/overhead.py).
-        excluded_paths=["^/health/live$"],
-    )
     state = MetricsState(
         registry=registry,
-        exporter=exporter,
         token=config.token.get_secret_value() if config.token is not None else None,
         audit_events=Counter(
             "soulspot_audit_events_total",
@@ -202,16 +97,58 @@ def install(app: Flask, config: MetricsConfig) -> MetricsState:
             ("endpoint", "exception"),
             registry=registry,
         ),
+        request_duration=Histogram(
+            "soulspot_http_request_duration_seconds",
+            "HTTP request duration in seconds",
+            ("method", "endpoint", "status"),
+            buckets=tuple(sorted(config.latency_buckets)),
+            registry=registry,
+        ),
+        requests=Counter(
+            "soulspot_http_request_total",
+            "Total number of HTTP requests",
+            ("method", "status"),
+            registry=registry,
+        ),
     )
-    app.extensions[EXT] = state
+    api.set_state_for(EXT, state, app)
     return state
+
+
+def request_phase(app: Flask) -> RequestPhase:
+    """The measure phase: every answer (the view's, a refusal of a later phase, an error
+    page) is timed and counted, except views marked :func:`soulspot.api.not_measured`
+    (scrapes, probes, health checks). prometheus_client directly: the documented layer under
+    prometheus-flask-exporter, whose hooks cost a tenth of a signed-in API call."""
+    state: MetricsState = api.state_for(EXT, app)
+    duration = state.request_duration
+    total = state.requests
+
+    def before() -> None:
+        g.metrics_started = default_timer()
+
+    def after(response: Response) -> Response:
+        started = g.pop("metrics_started", None)  # popped: counted once
+        if started is None or not api.is_measured(api.request_view()):
+            return response
+        status = response.status_code
+        method = request.method
+        duration.labels(method, endpoint(request), status).observe(
+            max(default_timer() - started, 0.0)
+        )
+        total.labels(method, status).inc()
+        return response
+
+    # probes are never measured: the phase does not run for them at all
+    return RequestPhase(
+        "metrics.requests", STAGE_MEASURE, before=before, after=after, probes=False
+    )
 
 
 def register_plugin_metrics(app: Flask) -> None:
     """Register what every plugin hands over through the ``metrics`` hook."""
-    state: MetricsState = app.extensions[EXT]
-    kernel = app.extensions["soulspot"]
-    for group in kernel.hook.metrics(app=app):
+    state: MetricsState = api.state_for(EXT, app)
+    for group in api.hook(app).metrics(app=app):
         for collector in group or ():
             try:
                 state.registry.register(collector)
@@ -220,9 +157,10 @@ def register_plugin_metrics(app: Flask) -> None:
 
 
 def _on_exception(sender: Any, exception: BaseException, **_kw: Any) -> None:
-    state = getattr(sender, "extensions", {}).get(EXT)
-    if state is None:
-        return
+    try:
+        state: MetricsState = api.state_for(EXT, sender)
+    except (LookupError, AttributeError, KeyError):
+        return  # an app without the metrics plugin
     try:
         state.exceptions.labels(endpoint(request), type(exception).__name__).inc()
     except Exception:  # counting must never make an error worse
@@ -246,9 +184,10 @@ def _authorised(state: MetricsState) -> bool:
 
 @bp.get("/metrics")
 @public
+@exempt_from_limits
+@not_measured  # a scrape is not traffic
 def metrics_view() -> Response:
-    request.prom_do_not_track = True  # type: ignore[attr-defined]  # scrapes are not traffic
-    state: MetricsState = current_app.extensions[EXT]
+    state: MetricsState = api.state_for(EXT)
     if not _authorised(state):
         return problem_response(
             401,

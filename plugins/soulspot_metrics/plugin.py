@@ -6,21 +6,21 @@ Import-light: prometheus_client and the exporter are imported inside the hooks.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import PluginManifest
+from soulspot.types import CONCERN_METRICS, PluginManifest
 
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Blueprint, Flask
 
-    from soulspot.types import AuditEvent
+    from soulspot.types import AuditEvent, RequestPhase
 
 
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("metrics",),
+        provides=(CONCERN_METRICS,),
         config_model="soulspot_metrics.config:MetricsConfig",
         description="Prometheus metrics at /metrics.",
     )
@@ -28,9 +28,27 @@ def manifest() -> PluginManifest:
 
 @hookimpl
 def init_app(app: Flask) -> None:
+    from soulspot import api
+
     from .exporter import install
 
-    install(app, app.extensions["soulspot"].settings.plugins["metrics"])
+    install(app, api.config_for("metrics", app))
+
+
+@hookimpl
+def request_phases(app: Flask) -> Iterable[RequestPhase]:
+    from .exporter import request_phase
+
+    return [request_phase(app)]
+
+
+def _state(app: Flask) -> Any:
+    from soulspot import api
+
+    try:
+        return api.state_for("soulspot_metrics", app)
+    except LookupError:  # init_app has not run (an app still being built)
+        return None
 
 
 @hookimpl
@@ -49,7 +67,7 @@ def startup(app: Flask) -> None:
 
 @hookimpl
 def audit_event(app: Flask, event: AuditEvent) -> None:
-    state = app.extensions.get("soulspot_metrics")
+    state = _state(app)
     if state is not None:
         state.audit_events.labels(event.event, event.outcome).inc()
 
@@ -58,7 +76,7 @@ def audit_event(app: Flask, event: AuditEvent) -> None:
 def job_executed(
     app: Flask, job_id: str, run_id: str, duration: float, error: BaseException | None
 ) -> None:
-    state = app.extensions.get("soulspot_metrics")
+    state = _state(app)
     if state is not None:
         state.job_runs.labels(job_id, "ok" if error is None else "failed").inc()
         state.job_duration.labels(job_id).observe(duration)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 
@@ -73,18 +73,16 @@ def build(config: NotifyConfig) -> Notifier:
 
 
 def notifier(app: Flask) -> Notifier:
-    state: Notifier | None = app.extensions.get(STATE_KEY)
-    if state is None:
-        with app.app_context():
-            state = build(api.config_for("notify"))
-        app.extensions[STATE_KEY] = state
-    return state
+    try:
+        return cast(Notifier, api.state_for(STATE_KEY, app))
+    except LookupError:
+        return api.set_state_for(STATE_KEY, build(api.config_for("notify", app)), app)
 
 
 def run_watched_checks(app: Flask) -> dict[str, CheckResult]:
     """Run the watched health checks of every plugin (inside an app context)."""
     results: dict[str, CheckResult] = {}
-    for group in api.kernel().hook.health_checks(app=app):
+    for group in api.hook(app).health_checks(app=app):
         for check in group or ():
             if check.name not in WATCHED_CHECKS:
                 continue

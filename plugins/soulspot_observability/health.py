@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Flask
 
+from soulspot import api
 from soulspot.types import CheckResult, HealthCheck
 
 log = logging.getLogger("soulspot.observability.health")
@@ -73,8 +74,7 @@ class HealthRunner:
             with self._lock:
                 if self._checks is None:
                     found: list[HealthCheck] = []
-                    state = self.app.extensions["soulspot"]
-                    for group in state.hook.health_checks(app=self.app):
+                    for group in api.hook(self.app).health_checks(app=self.app):
                         found.extend(group or ())
                     self._checks = sorted(found, key=lambda c: (not c.critical, c.name))
                     self._slots = {c.name: _Slot() for c in self._checks}
@@ -218,15 +218,14 @@ def versions(app: Flask) -> dict[str, Any]:
 
     import soulspot
 
-    state = app.extensions["soulspot"]
     found: dict[str, Any] = {
         "python": sys.version.split()[0],
         "flask": dist_version("flask"),
         "sqlite": sqlite3.sqlite_version,
         "soulspot": soulspot.__version__,
     }
-    for extra in state.hook.dependency_versions(app=app):
+    for extra in api.hook(app).dependency_versions(app=app):
         for key, value in dict(extra or {}).items():
             found[str(key)] = str(value)
-    found["plugins"] = {p.name: p.version for p in state.plugins if p.enabled}
+    found["plugins"] = api.enabled_plugins(app)
     return found

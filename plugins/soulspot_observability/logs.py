@@ -19,6 +19,7 @@ import json
 import logging
 import logging.handlers
 import os
+import queue as queue_module
 import re
 import sys
 import threading
@@ -257,7 +258,9 @@ def configure_logging(
     max_bytes: int = 10 * 1024 * 1024,
     backups: int = 5,
 ) -> None:
-    """(Re)configure structlog and stdlib logging. Safe to call once per app."""
+    """(Re)configure structlog and stdlib logging. Safe to call once per app (the access
+    listener of an app served before is stopped: its handlers are replaced here)."""
+    stop_access_listener()
     shared = _shared_processors()
     tail: list[Processor] = [
         structlog.stdlib.ExtraAdder(),
@@ -284,7 +287,7 @@ def configure_logging(
         )
     handlers: list[logging.StreamHandler[Any]] = []
     stream_handler = _StdStream(stream)
-    stream_handler.setFormatter(stream_formatter)
+    stream_handler.setFormatter(Preformatted(stream_formatter))
     handlers.append(stream_handler)
     if log_file is not None:
         log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -294,9 +297,16 @@ def configure_logging(
         )
         file_handler.rotator = private_rotator
         file_handler.setFormatter(
-            structlog.stdlib.ProcessorFormatter(
-                foreign_pre_chain=[*shared, *tail],
-                processors=[*common, structlog.processors.format_exc_info, redact, json_renderer],
+            Preformatted(
+                structlog.stdlib.ProcessorFormatter(
+                    foreign_pre_chain=[*shared, *tail],
+                    processors=[
+                        *common,
+                        structlog.processors.format_exc_info,
+                        redact,
+                        json_renderer,
+                    ],
+                )
             )
         )
         handlers.append(file_handler)
@@ -310,8 +320,8 @@ def configure_logging(
         for handler in handlers:
             setattr(handler, _MARK, True)
             root.addHandler(handler)
-        global _fast_handlers
-        _fast_handlers = () if console else tuple(handlers)
+        global _json_handlers
+        _json_handlers = not console
         numeric = logging.getLevelName(level)
         root.setLevel(numeric)
         for name in _NEVER_DEBUG:
@@ -333,16 +343,46 @@ def configure_logging(
         )
 
 
-# --- the access line's fast path -----------------------------------------------------------
+# --- access lines ---------------------------------------------------------------------------
 #
 # One access line per request is the hottest log call there is. When every handler renders
-# JSON, it skips the LogRecord + ProcessorFormatter round trip (about 10x the cost) and writes
-# the same JSON object straight to the same handlers, under their locks. With the console
-# renderer (people at a terminal) it goes through logging like every other line.
+# JSON, the line is built here as a string (about a tenth of a structlog round trip) and
+# carried by a plain LogRecord that :class:`Preformatted` passes through unchanged; with the
+# console renderer (people at a terminal) it goes through structlog like every other line.
+#
+# Under ``soulspot serve`` the access logger hands its records to a stdlib ``QueueHandler``
+# and one ``QueueListener`` thread writes them to the same handlers: a request thread never
+# waits for a ``write()`` while holding a handler's lock (which, under load, made every other
+# request thread queue behind it).
 
-_fast_handlers: tuple[logging.StreamHandler[Any], ...] = ()
+_json_handlers = False
 _access_logger = logging.getLogger("soulspot.access")
 _quote = json.encoder.encode_basestring_ascii
+#: Marks a record whose message is the finished line (see :class:`Preformatted`).
+LINE_ATTR = "soulspot_line"
+
+
+class Preformatted(logging.Formatter):
+    """A formatter that passes finished access lines through and formats everything else
+    with the formatter it wraps."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, LINE_ATTR, False):
+            return str(record.msg)
+        return self.inner.format(record)
+
+
+class AccessQueueHandler(logging.handlers.QueueHandler):
+    """``QueueHandler`` whose ``prepare`` (the documented override point) keeps the record
+    as it is: access records are finished or cheap to format later, on the listener's
+    thread, and nothing in them is shared with the request."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
 
 
 def access_line(
@@ -355,22 +395,20 @@ def access_line(
     remote: str | None,
 ) -> None:
     """Write one access line (event ``request`` of logger ``soulspot.access``)."""
-    if not _access_logger.isEnabledFor(logging.INFO):
+    logger = _access_logger
+    if not logger.isEnabledFor(logging.INFO):
         return
-    handlers = _fast_handlers
-    if not handlers or _access_logger.handlers or not _access_logger.propagate:
-        _access_logger.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration_ms": round(duration_ms, 2),
-                "user": user,
-                "remote": remote,
-            },
-        )
+    fields = {
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": round(duration_ms, 2),
+        "user": user,
+        "remote": remote,
+    }
+    if not _json_handlers:
+        logger.info("request", extra=fields)
         return
     line = (
         '{"event": "request", "level": "info", "logger": "soulspot.access", '
@@ -380,12 +418,12 @@ def access_line(
         f'"duration_ms": {duration_ms:.2f}, '
         f'"user": {_quote(user) if user is not None else "null"}, '
         f'"remote": {_quote(remote) if remote is not None else "null"}'
-        f"{_bound_fields()}}}\n"
+        f"{_bound_fields()}}}"
     )
-    writer = _writer
-    if writer is not None and writer.put(line):
-        return
-    _write_lines(handlers, line)
+    record = logging.LogRecord("soulspot.access", logging.INFO, __file__, 0, line, None, None)
+    record.__dict__.update(fields)
+    record.__dict__[LINE_ATTR] = True
+    logger.handle(record)
 
 
 def _bound_fields() -> str:
@@ -402,117 +440,70 @@ def _bound_fields() -> str:
     )
 
 
-def _write_lines(handlers: Iterable[logging.StreamHandler[Any]], text: str) -> None:
-    """Write whole lines to each handler's stream under the handler's lock."""
-    for handler in handlers:
-        with handler.lock or _null_lock:
-            try:
-                if isinstance(handler, logging.handlers.RotatingFileHandler):
-                    if handler.stream is None:  # opened lazily (delay=True)
-                        handler.stream = handler._open()
-                    if handler.maxBytes and handler.stream.tell() + len(text) >= handler.maxBytes:
-                        handler.doRollover()
-                        if handler.stream is None:
-                            handler.stream = handler._open()
-                stream = handler.stream
-                stream.write(text)
-                stream.flush()
-            except Exception:  # like logging: a broken stream must not break requests
-                handler.handleError(_ACCESS_RECORD)
+class WakeOnceQueue:
+    """The queue between request threads and the listener: ``put_nowait`` appends and
+    wakes the listener only when it sleeps, so a burst of requests costs one wake-up (each
+    wake-up makes the listener compete for the GIL with the request threads). The stdlib
+    handler and listener take any object with ``put_nowait`` and ``get``."""
 
+    def __init__(self) -> None:
+        self.items: collections.deque[Any] = collections.deque()
+        self.ready = threading.Event()
 
-#: What ``handleError`` reports when an access line cannot be written.
-_ACCESS_RECORD = logging.LogRecord(
-    "soulspot.access", logging.INFO, __file__, 0, "request", (), None
-)
+    def put_nowait(self, item: Any) -> None:
+        self.items.append(item)
+        if not self.ready.is_set():
+            self.ready.set()
 
-
-class AccessLineWriter:
-    """Writes the access lines of ``soulspot serve`` on its own thread.
-
-    Writing a line is a system call, which makes the request thread give up the GIL while
-    it holds the log handler's lock; under load every other request thread then queues on
-    that lock (a lock convoy: about a fifth of the server's time in ``bench/overhead.py``).
-    Here a request only appends its line to a queue; this thread writes whatever has
-    accumulated with one ``write`` and ``flush`` per batch, in order, under the same
-    handler locks as every other line. Nothing is dropped: past ``max_pending`` queued
-    lines (a stalled reader of stdout), requests write their own line again, and
-    :meth:`close` (at shutdown) writes what is left.
-    """
-
-    def __init__(self, max_pending: int = 10_000, batch: int = 512) -> None:
-        self._lines: collections.deque[str] = collections.deque()
-        self._wake = threading.Event()
-        self._closed = False
-        self._lock = threading.Lock()  # a line is queued before close() or not at all
-        self._max_pending = max_pending
-        self._batch = batch
-        self._thread = threading.Thread(target=self._run, name="soulspot-access-log", daemon=True)
-        self._thread.start()
-
-    def put(self, line: str) -> bool:
-        """Queue ``line``; ``False`` when the caller must write it itself."""
-        with self._lock:  # no I/O inside: taking it never waits for long
-            if self._closed or len(self._lines) >= self._max_pending:
-                return False
-            self._lines.append(line)
-        if not self._wake.is_set():
-            self._wake.set()
-        return True
-
-    def _run(self) -> None:
+    def get(self, block: bool = True) -> Any:
         while True:
-            self._wake.wait()
-            self._wake.clear()  # before draining: a line queued from now on wakes us again
-            self.drain()
-            if self._closed:
-                self.drain()
-                return
-
-    def drain(self) -> None:
-        """Write every queued line (the writer thread, or :meth:`close`)."""
-        lines = self._lines
-        while lines:
-            batch: list[str] = []
             try:
-                while len(batch) < self._batch:
-                    batch.append(lines.popleft())
+                return self.items.popleft()
             except IndexError:
                 pass
-            _write_lines(_fast_handlers, "".join(batch))
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop taking lines, write the queued ones, end the thread."""
-        with self._lock:
-            self._closed = True
-        self._wake.set()
-        self._thread.join(timeout)
-        self.drain()  # whatever a request queued while the thread was finishing
+            if not block:
+                raise queue_module.Empty
+            self.ready.clear()  # before the re-check: a put from now on wakes us again
+            if self.items:
+                continue
+            self.ready.wait()
 
 
-_writer: AccessLineWriter | None = None
+_listener: logging.handlers.QueueListener | None = None
+_queue_handler: AccessQueueHandler | None = None
 
 
-def start_access_writer() -> AccessLineWriter:
-    """Access lines go through a writer thread from now on (``soulspot serve``)."""
-    global _writer
+def start_access_listener() -> None:
+    """From now on access lines are written by one listener thread (``soulspot serve``)."""
+    global _listener, _queue_handler
     with _lock:
-        if _writer is None:
-            _writer = AccessLineWriter()
-            atexit.register(stop_access_writer)
-        return _writer
+        if _listener is not None:
+            return
+        targets = [h for h in logging.getLogger().handlers if getattr(h, _MARK, False)]
+        queue = WakeOnceQueue()
+        _queue_handler = AccessQueueHandler(queue)
+        _listener = logging.handlers.QueueListener(
+            queue,
+            *targets,
+            respect_handler_level=True,
+        )
+        _listener.start()
+        _access_logger.addHandler(_queue_handler)
+        _access_logger.propagate = False
+        atexit.register(stop_access_listener)
 
 
-def stop_access_writer() -> None:
+def stop_access_listener() -> None:
     """Write what is queued and go back to writing lines on the request's thread."""
-    global _writer
+    global _listener, _queue_handler
     with _lock:
-        writer, _writer = _writer, None
-    if writer is not None:
-        writer.close()
-
-
-_null_lock = threading.RLock()
+        listener, handler = _listener, _queue_handler
+        _listener = _queue_handler = None
+        if handler is not None:
+            _access_logger.removeHandler(handler)
+            _access_logger.propagate = True
+    if listener is not None:
+        listener.stop()  # processes every record queued before it returns
 
 
 #: The request id of the request this thread serves (for lines logged outside the app
@@ -525,8 +516,7 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 def bind_request(request_id: str) -> contextvars.Token[str | None]:
     """Start a request's log context: drop what the thread's last request bound in
     structlog's context (waitress reuses threads), remember the id."""
-    if getattr(structlog.contextvars, "_CONTEXT_VARS", True):  # anything ever bound?
-        structlog.contextvars.clear_contextvars()
+    structlog.contextvars.clear_contextvars()
     return _request_id.set(request_id)
 
 

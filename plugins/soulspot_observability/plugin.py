@@ -11,7 +11,14 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import DashboardPanel, HealthCheck, NavItem, PluginManifest
+from soulspot.types import (
+    CONCERN_OBSERVABILITY,
+    DashboardPanel,
+    HealthCheck,
+    NavItem,
+    PluginManifest,
+    RequestPhase,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Blueprint, Flask
@@ -22,18 +29,26 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("observability",),
+        provides=(CONCERN_OBSERVABILITY,),
         config_model="soulspot_observability.config:ObservabilityConfig",
         description="JSON logs with correlation ids, health endpoints, error reports, profiles.",
     )
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def init_app(app: Flask) -> None:
+    from soulspot import api
+
     from .web import install
 
-    config = app.extensions["soulspot"].settings.plugins["observability"]
-    install(app, config)
+    install(app, api.config_for("observability", app))
+
+
+@hookimpl
+def request_phases(app: Flask) -> Iterable[RequestPhase]:
+    from .web import request_phase
+
+    return [request_phase(app)]
 
 
 @hookimpl
@@ -45,9 +60,9 @@ def before_serve(app: Flask) -> None:
 
 @hookimpl
 def shutdown(app: Flask) -> None:
-    from .logs import stop_access_writer
+    from .logs import stop_access_listener
 
-    stop_access_writer()  # every queued access line is written before the process ends
+    stop_access_listener()  # every queued access line is written before the process ends
 
 
 @hookimpl
@@ -71,14 +86,13 @@ def dashboard_panels(app: Flask) -> Iterable[DashboardPanel]:
 
 @hookimpl
 def health_checks(app: Flask) -> Iterable[HealthCheck]:
+    from soulspot import api
+
     from .health import data_dir_check, disk_space_check
 
-    state = app.extensions["soulspot"]
-    config = state.settings.plugins["observability"]
-    return [
-        data_dir_check(state.data_dir),
-        disk_space_check(state.data_dir, config.min_free_disk_mb),
-    ]
+    data_dir = api.data_dir(app)
+    config = api.config_for("observability", app)
+    return [data_dir_check(data_dir), disk_space_check(data_dir, config.min_free_disk_mb)]
 
 
 @hookimpl
@@ -147,7 +161,9 @@ class _Collector:
         yield GaugeMetricFamily(
             "soulspot_ready", "1 when every critical health check passes", value=int(ready)
         )
-        data_dir = self.app.extensions["soulspot"].data_dir
+        from soulspot import api
+
+        data_dir = api.data_dir(self.app)
         yield GaugeMetricFamily(
             "soulspot_data_dir_free_bytes",
             "Free bytes on the data directory's file system",

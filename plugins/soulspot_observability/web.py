@@ -8,7 +8,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import (
     Blueprint,
@@ -23,8 +23,17 @@ from flask import (
     send_from_directory,
 )
 
-from soulspot.api import current_user, is_local_request, kernel, probe, public
-from soulspot.config import secret_values
+from soulspot import api
+from soulspot.api import (
+    STAGE_IDENTIFY,
+    RequestPhase,
+    current_user,
+    exempt_from_limits,
+    is_local_request,
+    not_measured,
+    probe,
+    public,
+)
 from soulspot.errors import problem_response
 
 from . import logs, profiling
@@ -58,24 +67,25 @@ class ObsState:
 
 
 def state(app: Flask | None = None) -> ObsState:
-    target = app if app is not None else current_app
-    return target.extensions[EXT]  # type: ignore[no-any-return]
+    return cast(ObsState, api.state_for(EXT, app))
 
 
 def install(app: Flask, config: ObservabilityConfig) -> None:
-    """Configure logging and register the request hooks (first of every plugin's)."""
-    kstate = app.extensions["soulspot"]
-    data_dir: Path = kstate.data_dir
-    app.extensions[EXT] = ObsState(
-        config=config,
-        health=HealthRunner(app, config.health_cache_seconds),
-        profiles_dir=data_dir / "profiles",
+    """Configure logging and keep this plugin's per-app state."""
+    data_dir = api.data_dir(app)
+    api.set_state_for(
+        EXT,
+        ObsState(
+            config=config,
+            health=HealthRunner(app, config.health_cache_seconds),
+            profiles_dir=data_dir / "profiles",
+        ),
+        app,
     )
-    # The access-line writer belongs to the app being served; an app built after it (tests,
-    # CLI commands in one process) writes its lines itself until it is served.
-    logs.stop_access_writer()
+    # An app built after one that was served (tests, CLI commands in one process) writes
+    # its access lines itself until it is served: configure_logging stops the listener.
     logs.configure_logging(
-        level=kstate.settings.kernel.log_level,
+        level=api.kernel_settings(app).log_level,
         log_format=config.log_format,
         stream=_default_stream(),
         log_file=(data_dir / "logs" / "soulspot.log") if config.log_file else None,
@@ -84,62 +94,52 @@ def install(app: Flask, config: ObservabilityConfig) -> None:
     )
     logs.add_secrets(_secrets(app))
 
+
+def request_phase(app: Flask) -> RequestPhase:
+    """The identify phase: correlation id, log context, slow-request profile, access line.
+    First of every phase, so its after-step is the last: the access line has the final
+    status of every answer, refusals and errors included."""
+    config = state(app).config
     access = config.access_log
     slow_ms = config.profile_slow_ms
     if slow_ms:
         import pyinstrument  # noqa: F401  # import now, not during the first request
 
-    # The hottest code of the app: runs for every request. Real objects instead of the
-    # context-local proxies, no work that is not needed.
     def before() -> None:
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        gg = g._get_current_object()
-        incoming = req.environ.get("HTTP_X_REQUEST_ID")
+        incoming = request.environ.get("HTTP_X_REQUEST_ID")
         rid = incoming if incoming and _SAFE_ID.match(incoming) else new_request_id()
-        gg.request_id = rid
-        gg.obs_token = logs.bind_request(rid)
+        g.request_id = rid
+        g.obs_token = logs.bind_request(rid)
         if slow_ms:
-            gg.obs_profiler = profiling.start()
-        gg.obs_started = time.perf_counter()
+            g.obs_profiler = profiling.start()
+        g.obs_started = time.perf_counter()
 
     def after(response: Response) -> Response:
-        gg = g._get_current_object()
-        rid = getattr(gg, "request_id", None)
-        if rid is None:
-            from soulspot.api import request_id
-
-            rid = request_id()
+        rid = api.request_id()
         response.headers[HEADER] = rid
-        started = getattr(gg, "obs_started", None)
+        started = g.get("obs_started")
         elapsed_ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
         if slow_ms:
-            profiler = gg.__dict__.pop("obs_profiler", None)
+            profiler = g.pop("obs_profiler", None)
             if profiler is not None:
                 _finish_profile(profiler, elapsed_ms, rid)
         if access:
-            req = request._get_current_object()  # type: ignore[attr-defined]
-            user = getattr(gg, "soulspot_user", None)
+            user = g.get("soulspot_user")
             logs.access_line(
                 rid,
-                req.method,
-                req.path,
+                request.method,
+                request.path,
                 response.status_code,
                 elapsed_ms,
                 user.id if user is not None else None,
-                req.remote_addr,
+                request.remote_addr,
             )
-        # Last of every after_request hook (registered first): the request's log context
-        # ends here; lines from teardown hooks still get the id from flask.g.
-        logs.unbind_request(getattr(gg, "obs_token", None))
+        # The request's log context ends here; lines from teardown steps still get the id
+        # from flask.g.
+        logs.unbind_request(g.get("obs_token"))
         return response
 
-    app.before_request(before)
-    app.after_request(after)
-
-    from .probe import LiveProbeFastPath
-
-    # Liveness probes answered below Flask once their first answer is known (see probe.py).
-    app.wsgi_app = LiveProbeFastPath(app.wsgi_app, access_log=access)  # type: ignore[method-assign]
+    return RequestPhase("observability.request", STAGE_IDENTIFY, before=before, after=after)
 
 
 def _finish_profile(profiler: Any, elapsed_ms: float, rid: str) -> None:
@@ -169,23 +169,22 @@ def _default_stream() -> Any:
 
 
 def use_stdout(app: Flask) -> None:
-    obs = state(app)
-    kstate = app.extensions["soulspot"]
-    config = obs.config
+    config = state(app).config
+    data_dir = api.data_dir(app)
     logs.configure_logging(
-        level=kstate.settings.kernel.log_level,
+        level=api.kernel_settings(app).log_level,
         log_format=config.log_format,
         stream="stdout",
-        log_file=(kstate.data_dir / "logs" / "soulspot.log") if config.log_file else None,
+        log_file=(data_dir / "logs" / "soulspot.log") if config.log_file else None,
         max_bytes=config.log_file_max_mb * 1024 * 1024,
         backups=config.log_file_backups,
     )
-    # Serving: request threads hand their access line to a writer thread (no lock convoy).
-    logs.start_access_writer()
+    # Serving: request threads hand their access lines to one listener thread.
+    logs.start_access_listener()
 
 
 def _secrets(app: Flask) -> set[str]:
-    found = set(secret_values(app.extensions["soulspot"].settings))
+    found = api.secret_values(app)
     key = app.config.get("SECRET_KEY")
     if isinstance(key, str):
         found.add(key)
@@ -204,6 +203,8 @@ def live() -> Response:
 
 @bp.get("/health/ready")
 @public
+@exempt_from_limits
+@not_measured
 def ready() -> Response:
     outcomes = state().health.run(critical_only=True)
     ok = is_ready(outcomes)
@@ -229,6 +230,8 @@ def may_see_details() -> bool:
 
 @bp.get("/health")
 @public
+@exempt_from_limits
+@not_measured
 def health() -> Response:
     if not may_see_details():
         user = current_user()
@@ -245,7 +248,7 @@ def health() -> Response:
             "ready": is_ready(outcomes),
             "checks": [o.as_dict() for o in outcomes],
             "versions": versions(app),
-            "uptime_seconds": round(time.time() - kernel().started_at, 1),
+            "uptime_seconds": round(time.time() - api.started_at(), 1),
         }
     )
     resp.status_code = 200
@@ -257,7 +260,7 @@ def health() -> Response:
 
 
 def _is_owner() -> bool:
-    if kernel().auth is None:
+    if not api.auth_enabled():
         return True  # no sign-in plugin: only loopback gets here at all
     user = current_user()
     return user is not None and user.is_owner

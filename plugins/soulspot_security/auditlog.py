@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from soulspot.api import audit, has_storage, kernel, storage
+from soulspot import api
+from soulspot.api import audit, has_storage, storage
 from soulspot.types import AuditEvent
 
 log = logging.getLogger("soulspot.security")
@@ -132,7 +133,7 @@ def record_plugin_changes() -> list[str] | None:
     when they differ. Returns the current list, or ``None`` without a store."""
     if not has_storage():
         return None
-    current = sorted(p.name for p in kernel().enabled_plugins())
+    current = sorted(api.enabled_plugins())
     store = storage()
     if store.schema_versions() != store.head_versions():
         # Migrations are pending (`soulspot db status` / `upgrade` on a fresh or older

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, request
+from flask import Response, request
 
-from soulspot.api import current_user, kernel
+from soulspot.api import current_user, is_probe, maintenance_reason, request_view
 
 log = logging.getLogger("soulspot.security")
 
@@ -20,10 +20,9 @@ def _skipped() -> bool:
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static" or endpoint.endswith(".static"):
         return True
-    view = current_app.view_functions.get(endpoint)
-    if getattr(view, "soulspot_probe", False):
+    if is_probe(request_view()):
         return True
-    return kernel().maintenance_reason is not None
+    return maintenance_reason() is not None
 
 
 def no_store_when_signed_in(response: Response) -> Response:
@@ -34,6 +33,3 @@ def no_store_when_signed_in(response: Response) -> Response:
         log.exception("could not decide Cache-Control")
     return response
 
-
-def install(app: Flask) -> None:
-    app.after_request(no_store_when_signed_in)

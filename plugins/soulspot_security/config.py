@@ -61,14 +61,41 @@ class SecurityConfig(BaseModel):
     )
     rate_limit_auth: str = Field(
         "10/minute",
-        description="Limit per client IP shared by every /auth/* route (sign-in, callback).",
+        description=(
+            "Limit shared by every /auth/* route (sessions page, setup, signed-out page) but "
+            "the sign-in start and callback, counted per session when signed in, else per "
+            "client address. Sign-out and revoking sessions are never refused with a valid "
+            "session."
+        ),
+    )
+    rate_limit_sign_in: str | None = Field(
+        None,
+        description=(
+            "Limit of the route that starts a sign-in (/auth/login), in a bucket of its own, "
+            "per client address (per session when signed in). Unset: the value of "
+            "rate_limit_auth; empty: none."
+        ),
+    )
+    rate_limit_sign_in_callback: str | None = Field(
+        None,
+        description=(
+            "Limit of the route the identity provider sends the browser back to "
+            "(/auth/callback), in a bucket of its own, counted like rate_limit_sign_in. "
+            "Unset: the value of rate_limit_auth; empty: none."
+        ),
     )
     rate_limit_api: str = Field(
-        "300/minute", description="Limit per client IP shared by every /api/* route."
+        "300/minute",
+        description=(
+            "Limit shared by every /api/* route, counted per session when signed in, per API "
+            "token for token requests, else per client address."
+        ),
     )
     rate_limit_default: str = Field(
         "",
-        description="Limit per client IP and route for every other page (empty: none).",
+        description=(
+            "Limit per route for every other page, counted like rate_limit_api (empty: none)."
+        ),
     )
     rate_limits: dict[str, str] = Field(
         default_factory=dict,
@@ -174,6 +201,11 @@ class SecurityConfig(BaseModel):
     @classmethod
     def _limit(cls, value: str) -> str:
         return _check_limit(value)
+
+    @field_validator("rate_limit_sign_in", "rate_limit_sign_in_callback")
+    @classmethod
+    def _sign_in_limit(cls, value: str | None) -> str | None:
+        return None if value is None else _check_limit(value)
 
     @field_validator("rate_limits")
     @classmethod

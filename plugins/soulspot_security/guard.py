@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request, session
 
+from soulspot import api
 from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, Problem, problem_response
 
@@ -83,7 +84,7 @@ class Guard:
     def __init__(
         self, app: Flask, cfg: SecurityConfig, throttle: RefusalThrottle | None = None
     ) -> None:
-        kernel = app.extensions["soulspot"].settings.kernel
+        kernel = api.kernel_settings(app)
         self.max_body = cfg.max_body_bytes
         self.cors = bool(cfg.cors_origins)
         trusted = [*cfg.csrf_trusted_origins]
@@ -93,7 +94,7 @@ class Guard:
         self.throttle = throttle or throttle_for(cfg)
 
     def __call__(self) -> Response | None:
-        req = request._get_current_object()  # type: ignore[attr-defined]  # every request
+        req = request
         length = req.content_length
         if length is not None and length > self.max_body:
             raise Problem(
@@ -183,9 +184,10 @@ class Guard:
 
 
 def install(app: Flask, cfg: SecurityConfig, throttle: RefusalThrottle | None = None) -> Guard:
+    """Body cap, the ``csrf_token`` template global and flask-cors (an extension: its own
+    after-request hook adds the Access-Control-* headers); returns the guard step."""
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_body_bytes
     guard = Guard(app, cfg, throttle)
-    app.before_request(guard)
     app.jinja_env.globals["csrf_token"] = csrf_token
     if cfg.cors_origins:
         from flask_cors import CORS
@@ -199,12 +201,11 @@ def install(app: Flask, cfg: SecurityConfig, throttle: RefusalThrottle | None = 
             methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             vary_header=True,
         )
-
-        @app.after_request
-        def vary_on_origin(response: Response) -> Response:
-            # flask-cors skips Vary with a single allowed origin; caches still need it.
-            if request.path.startswith("/api/"):
-                response.vary.add("Origin")
-            return response
-
     return guard
+
+
+def vary_on_origin(response: Response) -> Response:
+    """flask-cors skips ``Vary: Origin`` with a single allowed origin; caches need it."""
+    if request.path.startswith("/api/"):
+        response.vary.add("Origin")
+    return response

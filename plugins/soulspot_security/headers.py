@@ -1,18 +1,21 @@
-"""Security headers with flask-talisman, HTTPS behind a reverse proxy, CSP violation reports.
+"""Security headers and CSP, HTTPS behind a reverse proxy.
 
-Talisman's defaults force HTTPS and HSTS, which break plain http on 127.0.0.1; here both are on
-only when ``[kernel] public_url`` is https. Behind a proxy, ``[kernel] trusted_proxies`` wraps
-the app in werkzeug's ``ProxyFix`` so ``request.is_secure`` and the client IP are the real ones.
+HTTPS redirect and HSTS are on only when ``[kernel] public_url`` is https (plain http on
+127.0.0.1 must keep working). Behind a proxy, ``[kernel] trusted_proxies`` wraps the app in
+werkzeug's ``ProxyFix`` so ``request.is_secure`` and the client IP are the real ones.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import secrets
+from typing import Any, cast
 
-from flask import Flask, Response, request
-from flask_talisman import DENY, Talisman
+from flask import Flask, Response, g, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from soulspot import api
+from soulspot.api import Middleware
 
 from .config import SecurityConfig
 
@@ -35,7 +38,7 @@ CSP: dict[str, str] = {
     "frame-ancestors": "'none'",
 }
 
-#: Features no SoulSpot page uses (a string, so talisman does not re-serialise it per request).
+#: Features no SoulSpot page uses.
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
     for feature in (
@@ -50,153 +53,116 @@ PERMISSIONS_POLICY = ", ".join(
     )
 )
 
-#: Headers talisman does not set.
+#: Cross-origin isolation of SoulSpot's pages and answers.
 EXTRA_HEADERS: dict[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
-#: Probes that a plain-http health check (Docker, the proxy) must reach without a redirect.
-PROBE_PREFIXES = ("/health", "/metrics")
-
-#: JSON-only routes: no browser runs script from them, so their CSP carries no nonce (its
-#: ``script-src 'report-sample'`` then allows no script at all) and none is generated.
-NO_NONCE_PREFIXES = ("/api/",)
+CSP_HEADER = "Content-Security-Policy"
+HSTS_HEADER = "Strict-Transport-Security"
+DENY = "DENY"
 
 
-_Computed = tuple[list[tuple[str, str]], frozenset[str]]
+class SecurityHeaders:
+    """The headers phase: the HTTPS redirect before the view, the security headers on every
+    answer after it (refusals and error pages included).
 
+    The headers are fixed once the app is built, except the CSP nonce: it is made when a
+    page asks for it (the ``csp_nonce()`` template global) and added to ``script-src`` then,
+    or for any other HTML answer; JSON and empty answers get a CSP whose ``script-src``
+    allows no script at all. flask-talisman did this before; for SoulSpot it is a fixed list
+    of headers plus a nonce, and talisman has no lower layer to use instead of the private
+    methods that made it fast enough (docs/architecture.md, "Libraries").
+    """
 
-class CachedTalisman(Talisman):  # type: ignore[misc]
-    """Talisman recomputes each view's options four times per request; they never change
-    once the app serves, so compute them once per endpoint."""
+    def __init__(self, kernel: Any, cfg: SecurityConfig) -> None:
+        self.https = is_https(kernel.public_url)
+        hsts = f"max-age={cfg.hsts_max_age}"
+        if cfg.hsts_include_subdomains:
+            hsts += "; includeSubDomains"
+        self.hsts = hsts
+        policy = [f"{k} {v}" for k, v in CSP.items()]
+        self.csp_parts = policy
+        self.csp = "; ".join([*policy, f"report-uri {CSP_REPORT_PATH}"])
+        self.fixed: list[tuple[str, str]] = [
+            ("X-Frame-Options", DENY),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", cfg.referrer_policy),
+            ("Permissions-Policy", PERMISSIONS_POLICY),
+            *EXTRA_HEADERS.items(),
+        ]
+        self.names = frozenset(name.lower() for name, _ in [*self.fixed, (CSP_HEADER, "")])
 
-    def __init__(self, app: Flask, **kwargs: Any) -> None:
-        self._options: dict[str | None, dict[str, Any]] = {}
-        self._policies: dict[tuple[int, tuple[str, ...]], list[tuple[str, bool]]] = {}
-        #: (endpoint, https) -> (headers talisman adds without a nonce, their lower-case names)
-        #: (endpoint, https) -> the headers talisman adds without a nonce, their names
-        self._static: dict[tuple[str | None, bool], _Computed] = {}
-        super().__init__(app, **kwargs)
+    def csp_with_nonce(self, nonce: str) -> str:
+        parts = [
+            f"{part} 'nonce-{nonce}'" if part.startswith("script-src ") else part
+            for part in self.csp_parts
+        ]
+        return "; ".join([*parts, f"report-uri {CSP_REPORT_PATH}"])
 
-    def _parse_policy(self, policy: Any) -> str:
-        """Same output as talisman's, with the static part serialised once: only this
-        request's nonce is added per request."""
-        if not isinstance(policy, dict):
-            return str(super()._parse_policy(policy))
-        nonce_in = tuple(self._get_local_options()["content_security_policy_nonce_in"])
-        key = (id(policy), nonce_in)
-        parts = self._policies.get(key)
-        if parts is None:
-            parts = self._policies[key] = [
-                (f"{k} {v if isinstance(v, str) else ' '.join(v)}", k in nonce_in)
-                for k, v in policy.items()
-            ]
-        nonce = getattr(request, "csp_nonce", None)
-        if nonce is None:
-            return "; ".join(text for text, _ in parts)
-        return "; ".join(f"{text} 'nonce-{nonce}'" if wants else text for text, wants in parts)
+    def before(self) -> Response | None:
+        if not self.https or _is_secure():
+            return None
+        if not api.is_measured(api.request_view()):
+            return None  # machine traffic: plain-http health checks and scrapes go on
+        return redirect(request.url.replace("http://", "https://", 1), code=302)  # type: ignore[return-value]
 
-    def _set_response_headers(self, response: Response) -> Response:
-        """Talisman's headers plus the cross-origin ones it does not know, in one hook.
-
-        Without a nonce (JSON, probes) they depend only on the endpoint and the scheme, so
-        talisman computes them once per pair and later responses get the same list in one
-        pass (talisman sets them one by one, each a scan of the headers: ~35 us per API
-        call). A response that already has one of them, or needs a nonce, goes through
-        talisman as always."""
-        req = request._get_current_object()  # type: ignore[attr-defined]
+    def after(self, response: Response) -> Response:
         headers = response.headers
-        if getattr(req, "csp_nonce", None) is None:
-            secure = req.is_secure or req.headers.get("X-Forwarded-Proto", "http") == "https"
-            key = (req.endpoint, secure)
-            static = self._static.get(key)
-            if static is None:
-                static = self._static[key] = self._computed_headers(response.__class__)
-            added, names = static
-            if names.isdisjoint(name.lower() for name, _ in headers):
-                headers.extend(added)
-                return response
-        response = super()._set_response_headers(response)
-        if "Cross-Origin-Opener-Policy" not in headers:
-            headers.extend(EXTRA_HEADERS)
+        if not self.names.isdisjoint(name.lower() for name, _ in headers):
+            for name, _value in self.fixed:
+                headers.pop(name, None)  # ours replace what a view set, as talisman did
+            headers.pop(CSP_HEADER, None)
+            headers.pop(HSTS_HEADER, None)
+        headers.extend(self.fixed)
+        nonce = g.get("csp_nonce")
+        if nonce is None and response.mimetype == "text/html":
+            nonce = csp_nonce()
+        headers[CSP_HEADER] = self.csp if nonce is None else self.csp_with_nonce(nonce)
+        if self.https and _is_secure():
+            headers[HSTS_HEADER] = self.hsts
         return response
 
-    def _computed_headers(self, response_class: type[Response]) -> _Computed:
-        """What talisman (and EXTRA_HEADERS) add to a blank response of this request."""
-        blank = response_class()
-        present = {name.lower() for name, _ in blank.headers}
-        super()._set_response_headers(blank)
-        blank.headers.extend(EXTRA_HEADERS)
-        added = [(k, v) for k, v in blank.headers.items() if k.lower() not in present]
-        return added, frozenset(k.lower() for k, _ in added)
 
-    def _force_https(self) -> Any:
-        # Off for plain-http deployments: nothing to redirect, no Secure cookie to set.
-        if not self.force_https:
-            return None
-        return super()._force_https()
 
-    def _get_local_options(self) -> dict[str, Any]:
-        endpoint = request.endpoint
-        options = self._options.get(endpoint)
-        if options is None:
-            options = self._options[endpoint] = super()._get_local_options()
-        return options
+def csp_nonce() -> str:
+    """This request's CSP nonce (made on first use): the ``csp_nonce()`` template global."""
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(18)
+    return cast(str, nonce)
+
+
+def _is_secure() -> bool:
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "http") == "https"
 
 
 def is_https(public_url: str) -> bool:
     return public_url.lower().startswith("https://")
 
 
-def install(app: Flask, cfg: SecurityConfig) -> Talisman:
-    """Wrap the app in ProxyFix (when proxies are trusted) and install talisman."""
-    kernel = app.extensions["soulspot"].settings.kernel
+def install(app: Flask, cfg: SecurityConfig) -> SecurityHeaders:
+    """Cookie flags and the ``csp_nonce`` template global; returns the headers phase."""
+    kernel = api.kernel_settings(app)
     https = is_https(kernel.public_url)
-    proxies = kernel.trusted_proxies
-    if proxies:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
-        )
-    talisman = CachedTalisman(
-        app,
-        force_https=https,
-        force_https_permanent=False,
-        strict_transport_security=https,
-        strict_transport_security_max_age=cfg.hsts_max_age,
-        strict_transport_security_include_subdomains=cfg.hsts_include_subdomains,
-        strict_transport_security_preload=False,
-        session_cookie_secure=https,
-        session_cookie_http_only=True,
-        session_cookie_samesite="Lax",
-        frame_options=DENY,
-        content_security_policy=dict(CSP),
-        content_security_policy_nonce_in=["script-src"],
-        content_security_policy_report_uri=CSP_REPORT_PATH,
-        referrer_policy=cfg.referrer_policy,
-        permissions_policy=PERMISSIONS_POLICY,
-        x_content_type_options=True,
-        x_xss_protection=False,
+    app.config.update(
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
-    if not https:
-        # Talisman sets this on each request when session_cookie_secure; be explicit anyway.
-        app.config["SESSION_COOKIE_SECURE"] = False
-    return talisman
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    return SecurityHeaders(kernel, cfg)
 
 
-def adjust_view_options(app: Flask) -> None:
-    """Let plain-http health probes through without the HTTPS redirect, and give JSON-only
-    routes a CSP without nonce (call after every blueprint is registered). Their responses
-    still carry every header."""
-    for rule in app.url_map.iter_rules():
-        changes: dict[str, Any] = {}
-        if rule.rule.startswith(PROBE_PREFIXES):
-            changes["force_https"] = False
-        if rule.rule.startswith(NO_NONCE_PREFIXES):
-            changes["content_security_policy_nonce_in"] = []
-        view = app.view_functions.get(rule.endpoint)
-        if view is None or not changes:
-            continue
-        options: dict[str, Any] = dict(getattr(view, "talisman_view_options", {}))
-        options.update(changes)
-        setattr(view, "talisman_view_options", options)  # noqa: B010
+def proxy_fix(app: Flask) -> list[Middleware]:
+    """Behind trusted proxies, werkzeug's ``ProxyFix`` outermost: every phase sees the real
+    client address and scheme."""
+    proxies = api.kernel_settings(app).trusted_proxies
+    if not proxies:
+        return []
+
+    def wrap(wsgi_app: Any) -> Any:
+        return ProxyFix(wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+
+    return [Middleware("security.proxy_fix", 100, wrap)]

@@ -1,7 +1,7 @@
 """Hook implementations of the `security` plugin (the `soulspot.plugins` entry point).
 
-Import-light: flask-talisman, flask-limiter, flask-cors and pydantic are imported only inside
-the hooks (from sibling modules).
+Import-light: limits, flask-limiter, flask-cors and pydantic are imported only inside the
+hooks (from sibling modules).
 """
 
 from __future__ import annotations
@@ -10,7 +10,19 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from soulspot import hookimpl
-from soulspot.types import DashboardPanel, Job, Migration, NavItem, PluginManifest, User
+from soulspot.types import (
+    CONCERN_CSRF,
+    CONCERN_RATE_LIMITS,
+    CONCERN_SECURITY_HEADERS,
+    DashboardPanel,
+    Job,
+    Middleware,
+    Migration,
+    NavItem,
+    PluginManifest,
+    RequestPhase,
+    User,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -20,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("csrf", "security-headers", "rate-limits"),
+        provides=(CONCERN_CSRF, CONCERN_SECURITY_HEADERS, CONCERN_RATE_LIMITS),
         config_model="soulspot_security.config:SecurityConfig",
         description="Security headers, CSP, rate limits, CORS, CSRF, audit log page.",
     )
@@ -31,6 +43,20 @@ def init_app(app: Flask) -> None:
     from .setup import install
 
     install(app)
+
+
+@hookimpl
+def request_phases(app: Flask) -> Iterable[RequestPhase]:
+    from .setup import request_phases as phases
+
+    return phases(app)
+
+
+@hookimpl
+def wsgi_middleware(app: Flask) -> Iterable[Middleware]:
+    from .setup import middleware
+
+    return middleware(app)
 
 
 @hookimpl

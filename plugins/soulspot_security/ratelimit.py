@@ -1,7 +1,7 @@
-"""Rate limits with flask-limiter: strict on ``/auth/*``, a default for ``/api/*``, per-endpoint
-overrides from config, health probes and ``/metrics`` exempt, 429 problem+json with
-``Retry-After``, and one ``security.rate_limited`` audit event per client, limit and window
-(not one per refused request).
+"""Rate limits with ``limits``: strict on ``/auth/*``, a default for ``/api/*``, per-endpoint
+overrides from config, views marked exempt (probes, health, ``/metrics``) not counted, 429
+problem+json with ``Retry-After``, and one ``security.rate_limited`` audit event per client,
+limit and window (not one per refused request).
 
 Counters live in ``rate_limit_storage_uri`` (``memory://``): right for the one ``soulspot
 serve`` process (threads share it). Several processes would each count on their own, so
@@ -10,38 +10,39 @@ they need a shared store (``redis://``).
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import threading
 import time
 from typing import Any
 
-from flask import Flask, Response, request
-from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
+from flask import Flask, Response, current_app, request
+from flask_limiter import RateLimitExceeded
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
+from limits.storage import storage_from_string
+from limits.strategies import STRATEGIES
 from werkzeug.exceptions import TooManyRequests
 
+from soulspot import api
 from soulspot.api import audit
 from soulspot.errors import PROBLEM_TYPE_BASE, problem_response
 
 from .config import SecurityConfig
+from .counters import FixedWindowMemory
+from .limit_keys import counter_key, never_limited
 
 log = logging.getLogger("soulspot.security")
 
 #: Endpoint limits that apply unless ``rate_limits`` names the endpoint.
 DEFAULT_ENDPOINT_LIMITS = {"security.csp_report": "30/minute"}
 
-EXEMPT_PREFIXES = ("/health/", "/metrics", "/static/")
-EXEMPT_PATHS = frozenset({"/health", "/metrics", "/favicon.ico"})
-
 #: First part of every counter's key (the storage may be shared with other apps).
 KEY_PREFIX = "soulspot"
 
 
 def client_key() -> str:
-    """Who is counted: the client IP (the real one behind trusted proxies, via ProxyFix)."""
+    """The client IP (the real one behind trusted proxies, via ProxyFix), for the log. The
+    counters belong to :func:`.limit_keys.counter_key` (token, session or address)."""
     return request.remote_addr or "unknown"
 
 
@@ -85,10 +86,6 @@ class BreachAuditor(OncePerWindow):
             extra={"limit": limit, "path": request.path, "client": client_key()},
         )
 
-    def __call__(self, limit: RequestLimit) -> None:
-        """flask-limiter's ``on_breach`` (its own evaluation path; see :class:`AreaLimiter`)."""
-        self.breached(limit.key, str(limit.limit), float(limit.reset_at))
-
 
 class RateLimited(TooManyRequests):
     """A request over its limit: rendered as 429 problem+json with ``Retry-After``."""
@@ -100,8 +97,9 @@ class RateLimited(TooManyRequests):
 
 class LimitRules:
     """Which limits a request meets and which counter it spends, from config (parsed once):
-    a per-endpoint override counts per endpoint, ``/auth/*`` shares the bucket ``auth``,
-    ``/api/*`` shares ``api``, other pages count per endpoint."""
+    a per-endpoint override counts per endpoint, the views marked
+    :func:`soulspot.api.sign_in_step` have a bucket each, ``/auth/*`` shares the bucket
+    ``auth``, ``/api/*`` shares ``api``, other pages count per endpoint."""
 
     def __init__(self, cfg: SecurityConfig) -> None:
         overrides = {**DEFAULT_ENDPOINT_LIMITS, **cfg.rate_limits}
@@ -109,6 +107,8 @@ class LimitRules:
         self.texts: dict[str, str] = {
             **{f"endpoint:{k}": v for k, v in overrides.items()},
             "auth": cfg.rate_limit_auth,
+            "sign_in:start": _or(cfg.rate_limit_sign_in, cfg.rate_limit_auth),
+            "sign_in:callback": _or(cfg.rate_limit_sign_in_callback, cfg.rate_limit_auth),
             "api": cfg.rate_limit_api,
             "": cfg.rate_limit_default,
         }
@@ -118,6 +118,9 @@ class LimitRules:
         """``(key into texts/items, counter bucket)`` for a request."""
         if f"endpoint:{endpoint}" in self.texts:
             return f"endpoint:{endpoint}", endpoint
+        step = api.sign_in_step_of(current_app.view_functions.get(endpoint))
+        if step is not None:
+            return f"sign_in:{step}", f"sign_in:{step}"
         area = "auth" if path.startswith("/auth/") else "api" if path.startswith("/api/") else ""
         return area, area or endpoint
 
@@ -125,135 +128,71 @@ class LimitRules:
         key, bucket = self._choose(endpoint, path)
         return self.items[key], bucket
 
-    def text_for(self, endpoint: str, path: str) -> str:
-        """The configured string, for flask-limiter's own evaluation (same choice)."""
-        return self.texts[self._choose(endpoint, path)[0]]
 
-    def bucket(self, endpoint: str, path: str) -> str:
-        return self._choose(endpoint, path)[1]
+def _or(text: str | None, fallback: str) -> str:
+    return fallback if text is None else text
 
 
 def _parse(text: str) -> list[RateLimitItem]:
     return sorted(parse_many(text)) if text.strip() else []
 
 
-class SweepingMemoryStorage(MemoryStorage):
-    """``memory://`` with fewer threads: limits' memory storage starts a new 10 ms timer
-    thread to sweep expired counters on nearly every hit (a thread start per request under
-    load). Counters are already expired when read, so sweeping at most once a second changes
-    no decision; it only bounds how long expired keys take memory."""
+class RateLimits:
+    """The rate-limit step of the guard phase: SoulSpot's limits spent through ``limits``
+    directly (the documented layer under flask-limiter: its general per-request resolution
+    of decorators, blueprints and exemption scopes cost about a third of a signed-in API
+    request, and none of it is needed to look two strings up).
 
-    STORAGE_SCHEME = ["soulspot-memory"]
-    SWEEP_EVERY = 1.0
-
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
-        self._next_sweep = 0.0
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # limits' private hook
-        now = time.monotonic()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + self.SWEEP_EVERY
-        super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
-
-
-def storage_uri(configured: str) -> str:
-    """The URI flask-limiter gets: plain ``memory://`` means :class:`SweepingMemoryStorage`."""
-    return "soulspot-memory://" if configured == "memory://" else configured
-
-
-def _exempt() -> bool:
-    path = request.path
-    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
-
-
-class AreaLimiter(Limiter):
-    """flask-limiter, with the per-request evaluation our limits need and nothing more.
-
-    Every limit here depends only on the endpoint and the path's area (see
-    :class:`LimitRules`), so the request hook looks the limits up in a dict and spends them
-    through flask-limiter's public :attr:`~flask_limiter.Limiter.limiter` (the ``limits``
-    strategy on the configured storage), instead of running its general resolution
-    (decorators, blueprints, exemption scopes, meta limits), which cost about a third of a
-    signed-in API request. Counters, windows, strategies and storages stay flask-limiter's
-    and limits'. The same rules are also given to flask-limiter as its default limit, so
-    should a release stop calling this hook, its own evaluation enforces the same limits.
+    Counted per API token, session or client address (:mod:`.limit_keys`). Not counted:
+    views marked :func:`soulspot.api.exempt_from_limits` (probes, health, scrapes), views
+    marked :func:`soulspot.api.ends_session` for a request with a valid session, static
+    files and 404s, and requests a flask-limiter ``Limiter`` of another plugin already
+    limited (a view with its own ``@limiter.limit``: its limit, once).
     """
 
-    def __init__(self, rules: LimitRules, auditor: BreachAuditor, **kwargs: Any) -> None:
-        self.rules = rules
-        self.auditor = auditor
-        super().__init__(**kwargs)
+    def __init__(self, cfg: SecurityConfig) -> None:
+        self.enabled = cfg.rate_limits_enabled
+        self.rules = LimitRules(cfg)
+        if cfg.rate_limit_storage_uri == "memory://" and cfg.rate_limit_strategy == "fixed-window":
+            self.storage: Any = FixedWindowMemory()  # no sweeper threads (counters.py)
+        else:
+            self.storage = storage_from_string(cfg.rate_limit_storage_uri)
+        self.strategy = STRATEGIES[cfg.rate_limit_strategy](self.storage)
+        self.auditor = BreachAuditor()
 
-    def _check_request_limit(
-        self, callable_name: str | None = None, in_middleware: bool = True
-    ) -> None:
+    def check(self) -> None:
+        """Spend this request's limits; raises :class:`RateLimited` when one is spent."""
         if not self.enabled:
             return
-        req = request._get_current_object()  # type: ignore[attr-defined]  # every request
-        path = req.path
-        if path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
+        endpoint = request.endpoint
+        if not endpoint or endpoint == "static" or endpoint.endswith(".static"):
             return
-        endpoint = req.endpoint
-        if not endpoint or endpoint.rsplit(".", 1)[-1] == "static":
-            return  # no route (404) or a static file: flask-limiter does not count these
+        view = current_app.view_functions.get(endpoint)
+        if api.is_exempt_from_limits(view) or never_limited(view):
+            return
+        if limited_by_flask_limiter():
+            return
+        path = request.path
         items, bucket = self.rules.for_request(endpoint, path)
         if not items:
             return
-        strategy = self.limiter
-        ids = (KEY_PREFIX, req.remote_addr or "unknown", bucket)  # as client_key()
+        ids = (KEY_PREFIX, counter_key(), bucket)
         for item in items:
-            if not strategy.hit(item, *ids):
-                reset_at = float(strategy.get_window_stats(item, *ids).reset_time)
+            if not self.strategy.hit(item, *ids):
+                reset_at = float(self.strategy.get_window_stats(item, *ids).reset_time)
                 self.auditor.breached(item.key_for(*ids), str(item), reset_at)
                 raise RateLimited(str(item), max(1, math.ceil(reset_at - time.time())))
 
 
-def _drop_response_hooks(app: Flask, limiter: Limiter) -> None:
-    """Remove flask-limiter's after-request and teardown hooks: the first adds rate-limit
-    headers (off here) and applies ``deduct_when`` (not used), the second clears its
-    per-request bookkeeping (kept on the request context, which ends anyway). Each request
-    paid ~20 us for them. Should a release register them differently, nothing is removed
-    and nothing changes but that cost."""
-
-    def is_limiters(func: Any) -> bool:
-        bound = func.args[0] if isinstance(func, functools.partial) and func.args else None
-        return bound is limiter or getattr(func, "__self__", None) is limiter
-
-    for registry in (app.after_request_funcs, app.teardown_request_funcs):
-        hooks = registry.get(None, [])
-        hooks[:] = [func for func in hooks if not is_limiters(func)]
+def limited_by_flask_limiter() -> bool:
+    """Whether a flask-limiter ``Limiter`` on this app evaluated a limit for this request
+    (its documented ``current_limits``)."""
+    return any(limiter.current_limits for limiter in current_app.extensions.get("limiter", ()))
 
 
-def install(app: Flask, cfg: SecurityConfig) -> Limiter:
-    rules = LimitRules(cfg)
-
-    # flask-limiter's own evaluation (only if AreaLimiter's hook is not called): one default
-    # limit whose value and bucket depend on the request, the same choice as LimitRules.
-    def limit_for_request() -> str:
-        return rules.text_for(request.endpoint or "", request.path)
-
-    def bucket(endpoint: str) -> str:
-        return rules.bucket(endpoint, request.path)
-
-    defaults: list[Any] = [Limit(limit_for_request, scope=bucket, shared=True)]
-    auditor = BreachAuditor()
-    limiter = AreaLimiter(
-        rules,
-        auditor,
-        key_func=client_key,
-        default_limits=defaults,
-        storage_uri=storage_uri(cfg.rate_limit_storage_uri),
-        strategy=cfg.rate_limit_strategy,
-        headers_enabled=False,
-        on_breach=auditor,
-        key_prefix=KEY_PREFIX,
-        enabled=cfg.rate_limits_enabled,
-    )
-    limiter.request_filter(_exempt)
-    limiter.init_app(app)
-    _drop_response_hooks(app, limiter)
+def install(app: Flask, cfg: SecurityConfig) -> RateLimits:
+    """The rate-limit step, and the 429 answers (ours and flask-limiter's)."""
+    limits = RateLimits(cfg)
 
     def rate_limited(exc: RateLimited) -> Response:
         return problem_response(
@@ -265,12 +204,17 @@ def install(app: Flask, cfg: SecurityConfig) -> Limiter:
         )
 
     def too_many(exc: RateLimitExceeded) -> Response:
-        """flask-limiter's own refusal (its evaluation path): the same answer."""
-        current = limiter.current_limit
-        reset_at = float(current.reset_at) if current is not None else time.time() + 60
+        """A refusal of another plugin's flask-limiter ``Limiter``: the same answer."""
+        reset_at = time.time() + 60
+        for limiter in current_app.extensions.get("limiter", ()):
+            current = limiter.current_limit
+            if current is not None and current.breached:
+                reset_at = float(current.reset_at)
+                limits.auditor.breached(current.key, str(current.limit), reset_at)
+                break
         retry_after = max(1, math.ceil(reset_at - time.time()))
         return rate_limited(RateLimited(str(exc.limit.limit), retry_after))
 
     app.register_error_handler(RateLimited, rate_limited)
     app.register_error_handler(RateLimitExceeded, too_many)
-    return limiter
+    return limits

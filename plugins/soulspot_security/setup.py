@@ -1,13 +1,16 @@
-"""Wiring: what ``init_app`` and ``startup`` install, in the order requests meet it."""
+"""Wiring: what ``init_app`` installs and the phases requests meet, in their order."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
-from soulspot.types import Job
+from soulspot import api
+from soulspot.types import STAGE_GUARD, Job, Middleware, RequestPhase
 
 from . import cache_control, guard, headers, json_limits, ratelimit, token_gate
 from .audit_throttle import RefusalThrottle, throttle_for
@@ -19,38 +22,76 @@ EXTENSION = "soulspot.security"
 
 
 def config(app: Flask) -> SecurityConfig:
-    cfg = app.extensions["soulspot"].settings.plugins["security"]
+    cfg = api.config_for("security", app)
     if not isinstance(cfg, SecurityConfig):  # only if someone replaced the config model
         raise TypeError("[plugins.security] was not validated with SecurityConfig")
     return cfg
 
 
+@dataclass
+class SecurityState:
+    headers: headers.SecurityHeaders
+    limits: ratelimit.RateLimits
+    tokens: token_gate.TokenGate
+    guard: guard.Guard
+    cors: bool
+
+
 def install(app: Flask) -> None:
-    """Order matters: talisman first (its nonce exists even for requests refused later), then
-    the rate limiter, then API tokens, then body size / CORS preflight / CSRF; JSON limits live
-    in the app's JSON provider, no-store is an after-request hook."""
+    """Flask-side set-up: the JSON limits (the app's JSON provider), template globals, cookie
+    flags, error handlers, flask-cors; the request steps are :func:`request_phases`."""
     cfg = config(app)
     json_limits.install(app, cfg.json_max_bytes, cfg.json_max_depth)
-    talisman = headers.install(app, cfg)
-    limiter = ratelimit.install(app, cfg)
     throttle = throttle_for(cfg)
-    # API tokens before CSRF: a checked token request is exempt, a bad token gets 401
-    limit_uri = ratelimit.storage_uri(cfg.rate_limit_storage_uri)
-    tokens = token_gate.install(app, cfg.api_token_rate_limit, limit_uri, throttle)
-    checks = guard.install(app, cfg, throttle)
-    cache_control.install(app)
-    app.extensions[EXTENSION] = {
-        "talisman": talisman,
-        "limiter": limiter,
-        "guard": checks,
-        "tokens": tokens,
-    }
+    limits = ratelimit.install(app, cfg)
+    state = SecurityState(
+        headers=headers.install(app, cfg),
+        limits=limits,
+        tokens=token_gate.TokenGate(cfg.api_token_rate_limit, limits.storage, throttle),
+        guard=guard.install(app, cfg, throttle),
+        cors=bool(cfg.cors_origins),
+    )
+    api.set_state_for(EXTENSION, state, app)
+
+
+def request_phases(app: Flask) -> list[RequestPhase]:
+    """In order: the headers (the HTTPS redirect first; every answer gets the headers,
+    refusals included), rate limits, API tokens (before CSRF: a checked token request is
+    exempt, a bad token gets 401), then body size / CORS preflight / CSRF; ``no-store`` on
+    signed-in answers."""
+    state: SecurityState = api.state_for(EXTENSION, app)
+
+    def limits() -> None:
+        state.limits.check()
+
+    after: Callable[[Response], Response] | None = guard.vary_on_origin if state.cors else None
+    return [
+        RequestPhase(
+            "security.headers", STAGE_GUARD, before=state.headers.before, after=state.headers.after
+        ),
+        # probes are exempt from limits and take GET only: neither step has work for them
+        RequestPhase("security.limits", STAGE_GUARD + 10, before=limits, probes=False),
+        RequestPhase("security.tokens", STAGE_GUARD + 15, before=state.tokens, probes=False),
+        RequestPhase(
+            "security.guard", STAGE_GUARD + 20, before=state.guard, after=after, probes=False
+        ),
+        # liveness probes keep their own caching
+        RequestPhase(
+            "security.cache_control",
+            STAGE_GUARD + 30,
+            after=cache_control.no_store_when_signed_in,
+            probes=False,
+        ),
+    ]
+
+
+def middleware(app: Flask) -> list[Middleware]:
+    return headers.proxy_fix(app)
 
 
 def on_startup(app: Flask) -> None:
     from .auditlog import record_plugin_changes
 
-    headers.adjust_view_options(app)
     try:
         record_plugin_changes()
     except Exception:  # never stop start-up over the audit trail; say so in the log
@@ -66,8 +107,8 @@ def panel_context() -> dict[str, Any]:
 
 
 def throttle(app: Flask) -> RefusalThrottle:
-    guard_checks: guard.Guard = app.extensions[EXTENSION]["guard"]
-    return guard_checks.throttle
+    state: SecurityState = api.state_for(EXTENSION, app)
+    return state.guard.throttle
 
 
 def summary_job(app: Flask) -> Job:

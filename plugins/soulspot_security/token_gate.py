@@ -19,9 +19,9 @@ import math
 import time
 from typing import Any, cast
 
-from flask import Flask, Response, g, request
+from flask import Response, g, request
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from soulspot.api import audit, bearer_token, has_storage
@@ -42,7 +42,8 @@ def checked_token() -> api_tokens.TokenInfo | None:
     return cast(api_tokens.TokenInfo | None, g.get(_G_KEY))
 
 
-def _token_info(token: str) -> api_tokens.TokenInfo | None:
+def token_info(token: str) -> api_tokens.TokenInfo | None:
+    """The live token ``token`` is (looked up once per request), or ``None``."""
     if _G_KEY in g:
         return checked_token()
     info = api_tokens.lookup(token) if has_storage() else None
@@ -54,7 +55,7 @@ def user_for(token: str) -> User | None:
     """The ``user_from_token`` hook: the user a live token of ours stands for."""
     if not token.startswith(api_tokens.PREFIX):
         return None
-    info = _token_info(token)
+    info = token_info(token)
     if info is None:
         return None
     return User(
@@ -65,18 +66,19 @@ def user_for(token: str) -> User | None:
 
 
 class TokenGate:
-    """The before-request check of token requests (one per app)."""
+    """The request step of token requests (one per app; the ``security.tokens`` phase).
+    Its counters share the rate limits' storage."""
 
-    def __init__(self, limit: str, storage_uri: str, throttle: RefusalThrottle) -> None:
+    def __init__(self, limit: str, storage: Storage, throttle: RefusalThrottle) -> None:
         self.items: list[RateLimitItem] = sorted(parse_many(limit)) if limit.strip() else []
-        self.limiter = FixedWindowRateLimiter(storage_from_string(storage_uri))
+        self.limiter = FixedWindowRateLimiter(storage)
         self.throttle = throttle
 
     def __call__(self) -> Response | None:
         token = bearer_token()
         if token is None or not token.startswith(api_tokens.PREFIX):
             return None
-        info = _token_info(token)
+        info = token_info(token)
         if info is None:
             return self._refuse(401, "invalid-token", "Unknown, revoked or expired API token.")
         if info.scope == "read" and request.method not in SAFE_METHODS:
@@ -132,8 +134,3 @@ class TokenGate:
             reason=reason,
         )
 
-
-def install(app: Flask, limit: str, storage_uri: str, throttle: RefusalThrottle) -> TokenGate:
-    gate = TokenGate(limit, storage_uri, throttle)
-    app.before_request(gate)
-    return gate

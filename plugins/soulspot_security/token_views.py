@@ -9,7 +9,7 @@ from typing import Any, Literal
 from flask import Blueprint, Response, redirect, render_template, url_for
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from soulspot.api import audit, current_user, has_storage, kernel, storage
+from soulspot.api import audit, auth_enabled, current_user, has_storage, storage
 from soulspot.errors import Problem
 from soulspot.validation import PageParams, validate
 
@@ -47,7 +47,7 @@ def owner() -> tuple[str, str, bool]:
         raise Problem(403, "Not with an API token", "API tokens cannot manage API tokens.")
     if not has_storage():
         raise Problem(409, "No storage", "API tokens need a storage plugin.")
-    if kernel().auth is None:
+    if not auth_enabled():
         return "owner", "owner", True  # no sign-in plugin: only this machine gets here
     user = current_user()
     if user is None or not user.is_owner:

@@ -1,11 +1,13 @@
-"""``soulspot secrets ...`` commands of the spotify plugin. Import-light: click only; the
-real work is imported inside the command bodies."""
+"""``soulspot secrets ...`` and ``soulspot sessions ...`` commands of the spotify plugin.
+Import-light: click only; the real work is imported inside the command bodies."""
 
 from __future__ import annotations
 
 import click
 
 from soulspot.cli import confirm, fail, with_app
+
+from .session_cli import sessions_group
 
 SECRETS_HELP = "Manage SoulSpot's secrets and encryption keys."
 
@@ -88,3 +90,4 @@ def register(cli: click.Group) -> None:
     group = secrets_group(cli)
     group.add_command(rotate_command)
     group.add_command(generate_key_command)
+    cli.add_command(sessions_group)

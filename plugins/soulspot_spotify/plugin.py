@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
 from soulspot.types import (
+    CONCERN_AUTH,
+    CONCERN_STORAGE,
     DashboardPanel,
     HealthCheck,
     Job,
@@ -25,14 +27,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _rt(app: Flask) -> Any:
-    return app.extensions["soulspot_spotify"]
+    from .runtime import runtime
+
+    return runtime(app)
 
 
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("auth",),
-        requires=("storage",),
+        provides=(CONCERN_AUTH,),
+        requires=(CONCERN_STORAGE,),
         config_model="soulspot_spotify.config:SpotifyConfig",
         description="Spotify sign-in (OAuth 2.0 PKCE), sessions, encrypted tokens, owner lock.",
     )
@@ -42,15 +46,21 @@ def manifest() -> PluginManifest:
 def init_app(app: Flask) -> None:
     import logging
 
+    from soulspot import api
+
     from .runtime import EXTENSION, Runtime
+    from .sessions import SessionManager
+    from .tokens import TokenManager
 
     # authlib logs tokens and PKCE verifiers at DEBUG: never let those through.
     # An explicit level, so a root logger later set to DEBUG does not open it up again.
     authlib_log = logging.getLogger("authlib")
     if authlib_log.level < logging.INFO:  # NOTSET (0) included
         authlib_log.setLevel(logging.INFO)
-    config = app.extensions["soulspot"].settings.plugins["spotify"]
-    app.extensions[EXTENSION] = Runtime(app, config)
+    rt = Runtime(app, api.config_for("spotify", app))
+    rt.sessions = SessionManager(rt)
+    rt.tokens = TokenManager(rt)
+    api.set_state_for(EXTENSION, rt, app)
 
 
 @hookimpl
@@ -138,13 +148,14 @@ def metrics(app: Flask) -> Iterable[Any]:
     def count() -> float:
         from flask import current_app, has_app_context
 
-        state = app.extensions["soulspot"]
-        if state.storage is None:
+        from soulspot import api
+
+        if not api.has_storage(app):
             return float("nan")
         try:
             if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
                 return float(len(_rt(app).sessions.active()))  # a scrape inside a request
-            with app.app_context(), state.storage.connection():
+            with app.app_context(), api.storage(app).connection():
                 return float(len(_rt(app).sessions.active()))
         except Exception:  # a scrape must not fail because the store is busy
             return float("nan")

@@ -1,5 +1,5 @@
-"""Per-app state of the spotify plugin (``app.extensions["soulspot_spotify"]``) and the small
-helpers every part shares: effective settings, time, hashing."""
+"""Per-app state of the spotify plugin (``soulspot.api.state_for("soulspot_spotify")``)
+and the small helpers every part shares: effective settings, time, hashing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app
+from flask import Flask, g, has_request_context
 
 from soulspot import api
 
@@ -25,8 +25,6 @@ EXTENSION = "soulspot_spotify"
 SETTING_CLIENT_ID = "spotify.client_id"
 SETTING_OWNER = "spotify.owner"
 CALLBACK_PATH = "/auth/callback"
-#: Seconds a claimed owner read from the database is reused (see :meth:`Runtime.owner`).
-OWNER_TTL = 2.0
 
 
 def now_ts() -> float:
@@ -48,29 +46,25 @@ def sha256(value: str) -> str:
 class Runtime:
     """Everything the plugin keeps per app."""
 
+    #: Set by ``init_app`` right after the runtime is made (they need it to be built).
+    sessions: SessionManager
+    tokens: TokenManager
+
     def __init__(self, app: Flask, config: SpotifyConfig) -> None:
-        state = app.extensions["soulspot"]
         self.config = config
-        self._kernel_state = state
-        self.public_url: str = state.settings.kernel.public_url
-        self.keyring = KeyRing(state.data_dir, [k.get_secret_value() for k in config.token_keys])
+        self.app = app
+        self.public_url: str = api.kernel_settings(app).public_url
+        self.keyring = KeyRing(api.data_dir(app), [k.get_secret_value() for k in config.token_keys])
         #: One-time token that lets a non-loopback browser use the setup page (``serve``).
         self.setup_token: str | None = None
         self.lock = threading.Lock()
-        #: ``(owner, valid until)`` of :meth:`owner` (monotonic time).
-        self._owner_cache: tuple[str, float] | None = None
-        from .sessions import SessionManager
-        from .tokens import TokenManager
-
-        self.sessions: SessionManager = SessionManager(self)
-        self.tokens: TokenManager = TokenManager(self)
 
     # --- effective settings ----------------------------------------------------------------
 
     @property
     def port(self) -> int:
         """The served port: ``soulspot serve --port`` records it in ``[kernel] port``."""
-        return int(self._kernel_state.settings.kernel.port)
+        return int(api.kernel_settings(self.app).port)
 
     @property
     def secure_cookies(self) -> bool:
@@ -96,28 +90,26 @@ class Runtime:
         return f"{parts.scheme}://{parts.netloc}"
 
     def owner(self) -> str:
-        """From config, else the account that claimed the instance. A claimed owner is kept
-        for :data:`OWNER_TTL` seconds (the login gate asks on every request; the owner only
-        changes when a sign-in claims an unclaimed instance, or when a restore swaps the
-        database). Unclaimed is read every time, so the sign-in that claims it sees it."""
+        """From config, else the account that claimed the instance (read from the store
+        every time: no second cache on the sign-in path next to the session store's)."""
         if self.config.owner:
             return self.config.owner
-        cached = self._owner_cache
-        now = time.monotonic()
-        if cached is not None and now < cached[1]:
-            return cached[0]
+        in_request = has_request_context()
+        if in_request and "spotify_owner" in g:  # read once per request, not once per caller
+            return cast(str, g.spotify_owner)
         value = api.storage().settings.get(SETTING_OWNER, "")
         value = value if isinstance(value, str) else ""
-        self._owner_cache = (value, now + OWNER_TTL) if value else None
+        if in_request and value:  # unclaimed is read again: the claiming sign-in sees it
+            g.spotify_owner = value
         return value
 
-    def is_allowed(self, user_id: str) -> bool:
-        owner = self.owner()
+    def is_allowed(self, user_id: str, owner: str | None = None) -> bool:
+        owner = self.owner() if owner is None else owner
         return (not owner) or user_id == owner or user_id in self.config.allowed_users
 
     def api_url(self, path: str) -> str:
         return self.config.api_base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
-def runtime() -> Runtime:
-    return cast(Runtime, current_app.extensions[EXTENSION])
+def runtime(app: Flask | None = None) -> Runtime:
+    return cast(Runtime, api.state_for(EXTENSION, app))

@@ -79,17 +79,19 @@ class SessionManager:
                 expires_at=now + self.lifetime,
                 ip=api.client_ip(),
                 user_agent=(agent or "")[:300] or None,
-                data={"display_name": display_name},
+                # the owner when this session began: it never changes afterwards (a claim
+                # happens before the claiming session exists; a restore replaces sessions
+                # too), so a signed-in request need not read it again
+                data={"display_name": display_name, "owner": self.rt.owner()},
             )
         )
         return value
 
     def current(self) -> SessionRecord | None:
         """This request's live session (cached for the request), or ``None``."""
-        gg: Any = g._get_current_object()
-        if "spotify_session" in gg:
-            return cast(SessionRecord | None, gg.spotify_session)
-        gg.spotify_session = record = self._load()
+        if "spotify_session" in g:
+            return cast(SessionRecord | None, g.spotify_session)
+        g.spotify_session = record = self._load()
         return record
 
     def current_id(self) -> str | None:
@@ -109,7 +111,7 @@ class SessionManager:
         if as_utc(record.expires_at) <= now or as_utc(record.last_seen) <= now - self.idle:
             store.delete(sid)
             return None
-        if not self.rt.is_allowed(record.user_id):
+        if not self.rt.is_allowed(record.user_id, self.owner_of(record)):
             return None
         if now - as_utc(record.last_seen) >= TOUCH_EVERY:
             store.touch(sid, now)
@@ -120,8 +122,16 @@ class SessionManager:
         if record is None:
             return None
         name = str(record.data.get("display_name") or record.user_id)
-        owner = self.rt.owner()
+        owner = self.owner_of(record)
         return User(id=record.user_id, display_name=name, is_owner=record.user_id == owner)
+
+    def owner_of(self, record: SessionRecord) -> str:
+        """The instance's owner as this session knows it (config first; sessions made
+        before the owner was recorded in them read it from the store)."""
+        if self.rt.config.owner:
+            return self.rt.config.owner
+        recorded = record.data.get("owner")
+        return recorded if isinstance(recorded, str) and recorded else self.rt.owner()
 
     def purge(self) -> int:
         now = utcnow()
@@ -146,6 +156,11 @@ class SpotifyAuth:
 
     def current_user(self) -> User | None:
         return self.rt.sessions.user()
+
+    def session_key(self) -> str | None:
+        """``soulspot.types.SessionKeySource``: the store's id of this request's live session
+        (a hash of the cookie: it signs nobody in)."""
+        return self.rt.sessions.current_id()
 
     def issue_session(self, user: User) -> dict[str, str]:
         """Sign ``user`` in without Spotify (``soulspot.types.SessionIssuer``): the session and

@@ -153,6 +153,7 @@ def _consume_pending(state: str) -> OAuthPending | None:
 
 @bp.get("/login")
 @api.public
+@api.sign_in_step("start")
 @validate(query=LoginQuery)
 def login(query: LoginQuery) -> Response:
     rt = runtime()
@@ -194,6 +195,7 @@ def login(query: LoginQuery) -> Response:
 
 @bp.get("/callback")
 @api.public
+@api.sign_in_step("callback")
 @validate(query=CallbackQuery)
 def callback(query: CallbackQuery) -> Response:
     from authlib.integrations.base_client.errors import OAuthError
@@ -291,6 +293,7 @@ def callback(query: CallbackQuery) -> Response:
 
 @bp.post("/logout")
 @api.public
+@api.ends_session
 @validate(form=LogoutForm)
 def logout(form: LogoutForm) -> Response:
     rt = runtime()
@@ -352,6 +355,7 @@ def sessions_page() -> str:
 
 
 @bp.post("/sessions/revoke")
+@api.ends_session
 @validate(form=RevokeForm)
 def revoke_session(form: RevokeForm) -> Response:
     rt = runtime()
@@ -375,6 +379,7 @@ def revoke_session(form: RevokeForm) -> Response:
 
 
 @bp.post("/sessions/revoke-all")
+@api.ends_session
 @validate(form=CsrfOnlyForm)
 def revoke_all(form: CsrfOnlyForm) -> Response:
     rt = runtime()

@@ -55,9 +55,9 @@ class SqliteConfig(BaseModel):
         le=60,
         description=(
             "How long a session read from the database is served from memory. Sign-out, "
-            "revocation and expiry in the server take effect at once; a change made by "
-            "another process (the soulspot CLI) within this many seconds. 0: read the "
-            "database on every request."
+            "revocation and expiry take effect at once, also when another process (soulspot "
+            "sessions revoke) ended the session; other changes made by another process "
+            "within this many seconds. 0: read the database on every request."
         ),
     )
     slow_query_ms: float = Field(

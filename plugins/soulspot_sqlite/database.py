@@ -23,13 +23,12 @@ import re
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import peewee
-from playhouse.pool import MaxConnectionsExceeded, PooledSqliteDatabase
+from playhouse.pool import PooledSqliteDatabase
 
 log = logging.getLogger("soulspot.sqlite")
 
@@ -116,82 +115,41 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
                 ("synchronous", synchronous),
             ],
             check_same_thread=False,
-            # Every transaction (``db.atomic()`` of any plugin too) takes the write lock up
-            # front: a deferred one that reads, then writes, can fail with SQLITE_BUSY at once
-            # (no busy wait helps) when another connection wrote in between.
-            lock_type="IMMEDIATE",
         )
-        # peewee's own sqlite3 ``timeout`` would override the busy_timeout pragma's value.
-        self._timeout = busy_timeout_ms / 1000.0
+        # sqlite3's ``timeout`` (peewee's documented ``timeout`` property; the pool's own
+        # ``timeout`` above is how long to wait for a free connection) is the busy timeout.
+        self.timeout = busy_timeout_ms / 1000.0
         self.retry_seconds = retry_seconds
         self.observer: Observer | None = None
         self.lock_retries = 0
-        self._writer = FairLock()
-        self._writer_wait = busy_timeout_ms / 1000.0 + retry_seconds
-        self._held = threading.local()
-
-        self._owners: dict[int, weakref.ref[threading.Thread]] = {}
-        self.reclaimed = 0
-
-    # -- connections of threads that ended without giving theirs back --------------------------
-
-    def _connect(self) -> Any:
-        with self._pool_lock:
-            try:
-                conn = super()._connect()
-            except MaxConnectionsExceeded:
-                if not self._reclaim_dead_threads():
-                    raise
-                conn = super()._connect()
-            self._owners[self.conn_key(conn)] = weakref.ref(threading.current_thread())
-            return conn
-
-    def _close(self, conn: Any, close_conn: bool = False) -> None:
-        with self._pool_lock:
-            self._owners.pop(self.conn_key(conn), None)
-            super()._close(conn, close_conn)
-
-    def _reclaim_dead_threads(self) -> int:
-        """Close connections still checked out by threads that no longer exist (a helper
-        thread that queried without ``Storage.connection()``), so the pool cannot run dry."""
-        with self._pool_lock:
-            dead = []
-            for key in list(self._in_use):
-                owner = self._owners.get(key)
-                thread = owner() if owner is not None else None
-                if thread is None or not thread.is_alive():
-                    dead.append(key)
-            for key in dead:
-                pool_conn = self._in_use.pop(key)
-                self._owners.pop(key, None)
-                self._close_raw(pool_conn.connection)
-            if dead:
-                self.reclaimed += len(dead)
-                log.warning(
-                    "reclaimed database connections of finished threads",
-                    extra={"connections": len(dead)},
-                )
-            return len(dead)
+        # Every transaction (``db.atomic()`` of any plugin too) takes the write lock up
+        # front: a deferred one that reads, then writes, can fail with SQLITE_BUSY at once
+        # (no busy wait helps) when another connection wrote in between. (Applied in
+        # ``begin``: peewee's own ``lock_type`` argument exists only from 4.5.)
+        self.default_lock_type = "IMMEDIATE"
+        self.writer_lock = FairLock()
+        self.writer_wait = busy_timeout_ms / 1000.0 + retry_seconds
+        self.held = threading.local()
 
     # -- the in-process writer queue ---------------------------------------------------------
 
-    def _acquire_writer(self) -> bool:
+    def take_writer_turn(self) -> bool:
         """Take the writer lock unless this thread holds it; True when taken now."""
-        if getattr(self._held, "writer", False):
+        if getattr(self.held, "writer", False):
             return False
-        if not self._writer.acquire(timeout=self._writer_wait):
+        if not self.writer_lock.acquire(timeout=self.writer_wait):
             raise peewee.OperationalError("database is locked (waited for another writer)")
-        self._held.writer = True
+        self.held.writer = True
         return True
 
-    def _release_writer(self) -> None:
-        if getattr(self._held, "writer", False):
-            self._held.writer = False
-            self._writer.release()
+    def end_writer_turn(self) -> None:
+        if getattr(self.held, "writer", False):
+            self.held.writer = False
+            self.writer_lock.release()
 
     # -- retries -------------------------------------------------------------------------
 
-    def _retrying(self, action: Callable[[], Any], retry_allowed: bool) -> Any:
+    def with_lock_retries(self, action: Callable[[], Any], retry_allowed: bool) -> Any:
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.005
         while True:
@@ -214,10 +172,10 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         start = time.perf_counter()
         error: BaseException | None = None
         autocommit = not self.in_transaction()
-        queued = autocommit and _WRITE_STATEMENT.match(sql) is not None and self._acquire_writer()
+        queued = autocommit and _WRITE_STATEMENT.match(sql) is not None and self.take_writer_turn()
         try:
-            return self._retrying(
-                lambda: super(SoulspotSqliteDatabase, self).execute_sql(sql, params),
+            return self.with_lock_retries(
+                lambda: PooledSqliteDatabase.execute_sql(self, sql, params),
                 retry_allowed=autocommit,
             )
         except BaseException as exc:
@@ -225,25 +183,25 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
             raise
         finally:
             if queued:
-                self._release_writer()
+                self.end_writer_turn()
             observer = self.observer
             if observer is not None:
                 observer(sql, params, time.perf_counter() - start, error)
 
     def begin(self, lock_type: str | None = None) -> None:
         start = time.perf_counter()
-        kind = (lock_type or self._lock_type or "").upper()
+        kind = (lock_type or self.default_lock_type or "").upper()
         statement = f"BEGIN {kind}".strip()
         error: BaseException | None = None
-        queued = kind in ("IMMEDIATE", "EXCLUSIVE") and self._acquire_writer()
+        queued = kind in ("IMMEDIATE", "EXCLUSIVE") and self.take_writer_turn()
         try:
-            self._retrying(
-                lambda: super(SoulspotSqliteDatabase, self).begin(lock_type), retry_allowed=True
+            self.with_lock_retries(
+                lambda: PooledSqliteDatabase.begin(self, kind or None), retry_allowed=True
             )
         except BaseException as exc:
             error = exc
             if queued:
-                self._release_writer()
+                self.end_writer_turn()
             raise
         finally:
             observer = self.observer
@@ -254,15 +212,15 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         try:
             super().commit()
         finally:
-            self._release_writer()
-        self._run_after_transaction()  # a failed COMMIT is followed by ROLLBACK, which runs it
+            self.end_writer_turn()
+        self.run_deferred_work()  # a failed COMMIT is followed by ROLLBACK, which runs it
 
     def rollback(self) -> None:
         try:
             super().rollback()
         finally:
-            self._release_writer()
-            self._run_after_transaction()
+            self.end_writer_turn()
+            self.run_deferred_work()
 
     # -- work that must survive the caller's transaction ---------------------------------------
 
@@ -272,15 +230,15 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         if not self.in_transaction():
             func()
             return
-        pending = getattr(self._held, "after", None)
+        pending = getattr(self.held, "after", None)
         if pending is None:
-            pending = self._held.after = []
+            pending = self.held.after = []
         pending.append(func)
 
-    def _run_after_transaction(self) -> None:
+    def run_deferred_work(self) -> None:
         if self.in_transaction():
             return
-        pending = getattr(self._held, "after", None)
+        pending = getattr(self.held, "after", None)
         while pending:
             func = pending.pop(0)
             try:

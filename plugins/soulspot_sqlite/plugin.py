@@ -10,30 +10,44 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import PluginManifest
+from soulspot.types import CONCERN_STORAGE, PluginManifest
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
     from flask import Flask
 
     from soulspot.stores import Storage
-    from soulspot.types import AuditEvent, BackupSource, HealthCheck, Job, Migration
+    from soulspot.types import (
+        AuditEvent,
+        BackupSource,
+        HealthCheck,
+        Job,
+        Migration,
+        RequestPhase,
+    )
 
 
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("storage",),
+        provides=(CONCERN_STORAGE,),
         config_model="soulspot_sqlite.config:SqliteConfig",
         description="SQLite storage through peewee: migrations, sessions, audit, settings, cache.",
     )
 
 
-@hookimpl(tryfirst=True)
+@hookimpl
 def init_app(app: Flask) -> None:
-    from .runtime import install_request_hooks
+    from .runtime import install_connection_release
 
-    install_request_hooks(app)
+    install_connection_release(app)
+
+
+@hookimpl
+def request_phases(app: Flask) -> Iterable[RequestPhase]:
+    from .runtime import request_phase
+
+    return [request_phase(app)]
 
 
 @hookimpl

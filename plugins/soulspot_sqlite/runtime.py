@@ -10,12 +10,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 
+from soulspot import api
 from soulspot.api import one_off_command
-from soulspot.types import AuditEvent, CheckResult, HealthCheck, Job
+from soulspot.types import STAGE_IDENTIFY, AuditEvent, CheckResult, HealthCheck, Job, RequestPhase
 
 from .config import SqliteConfig
 from .migrate import MigrationError, collect
@@ -44,34 +45,47 @@ def manual_migrations() -> Iterator[None]:
 
 
 def store_of(app: Flask) -> SqliteStorage | None:
-    return app.extensions.get(EXTENSION)
+    try:
+        return cast(SqliteStorage, api.state_for(EXTENSION, app))
+    except LookupError:
+        return None
 
 
 def metrics_of(app: Flask) -> StoreMetrics:
-    metrics = app.extensions.get(METRICS_EXTENSION)
-    if metrics is None:
-        metrics = app.extensions[METRICS_EXTENSION] = StoreMetrics()
-    return metrics
+    try:
+        return cast(StoreMetrics, api.state_for(METRICS_EXTENSION, app))
+    except LookupError:
+        return api.set_state_for(METRICS_EXTENSION, StoreMetrics(), app)
 
 
 def _config(app: Flask) -> SqliteConfig:
-    config = app.extensions["soulspot"].settings.plugins.get("sqlite")
+    try:
+        config = api.config_for("sqlite", app)
+    except KeyError:
+        config = None
     return config if isinstance(config, SqliteConfig) else SqliteConfig.model_validate({})
 
 
 # -- per-request connection ---------------------------------------------------------------
 
 
-def install_request_hooks(app: Flask) -> None:
-    """A pooled connection per request (and per app context: CLI commands, jobs), taken
-    lazily: peewee connects on the first query of the thread, and the connection is given
-    back when the context ends, only if one was taken. Health probes and other requests that
-    never query never touch the pool."""
+def request_phase(app: Flask) -> RequestPhase:
+    """Identify stage: the kernel's model proxy -> this app's database (tests run many
+    apps). The connection is taken lazily (peewee connects on the first query of the
+    thread) and given back when the app context ends, only if one was taken: health probes
+    and other requests that never query never touch the pool."""
 
     def bind_models() -> None:
         store = store_of(app)
         if store is not None:
-            store.bind()  # the kernel's model proxy -> this app's database (tests run many)
+            store.bind()
+
+    return RequestPhase("sqlite.bind", STAGE_IDENTIFY + 10, before=bind_models, probes=False)
+
+
+def install_connection_release(app: Flask) -> None:
+    """Give the pooled connection back when an app context ends (requests, CLI commands,
+    jobs): Flask's ``teardown_appcontext``, since not only requests take connections."""
 
     def release_connection(_exc: BaseException | None) -> None:
         store = store_of(app)
@@ -82,7 +96,6 @@ def install_request_hooks(app: Flask) -> None:
         except Exception:  # teardown must not raise; the pool drops a broken connection
             log.exception("could not release the database connection")
 
-    app.before_request(bind_models)
     app.teardown_appcontext(release_connection)
 
 
@@ -90,9 +103,10 @@ def install_request_hooks(app: Flask) -> None:
 
 
 def build_storage(app: Flask) -> SqliteStorage:
-    state = app.extensions["soulspot"]
-    store = SqliteStorage(state.data_dir, _config(app), collect(state.hook), metrics_of(app))
-    app.extensions[EXTENSION] = store
+    store = SqliteStorage(
+        api.data_dir(app), _config(app), collect(api.hook(app)), metrics_of(app)
+    )
+    api.set_state_for(EXTENSION, store, app)
     return store
 
 

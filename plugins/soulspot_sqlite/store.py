@@ -31,6 +31,7 @@ from soulspot.types import AuditEvent, Migration
 
 from .config import SqliteConfig
 from .database import SoulspotSqliteDatabase
+from .ended import SessionsEnded
 from .migrate import Migrator, Step
 from .observe import QueryObserver, StoreMetrics
 
@@ -60,10 +61,11 @@ class SqliteSessionStore:
     instead of the database is the difference between a pool check-out plus a query
     (and, under load, threads queueing for the GIL that SQLite releases) and a dict
     look-up. Every write through this store drops what it may have changed, so sign-out,
-    revocation and expiry in this process take effect at once; a row changed by another
-    process (``soulspot`` CLI) is read again within ``session_cache_seconds``. Nothing is
-    cached from inside a transaction (it may roll back), and a read that raced a write is
-    not kept.
+    revocation and expiry in this process take effect at once. Sessions ended by another
+    process (``soulspot sessions revoke``) too: it says so through :class:`.ended.SessionsEnded`,
+    which a cache hit checks first. Other changes made by another process (``last_seen``) are
+    read again within ``session_cache_seconds``. Nothing is cached from inside a transaction
+    (it may roll back), and a read that raced a write is not kept.
     """
 
     _COLUMNS = "id, user_id, created_at, last_seen, expires_at, ip, user_agent, data"
@@ -76,6 +78,7 @@ class SqliteSessionStore:
         self._generation = 0  # bumped by every write: a read older than it is not cached
         self._lock = threading.Lock()
         self.clock: Callable[[], float] = time.monotonic
+        self.ended = SessionsEnded(store.path)
 
     def forget(self, session_id: str | None = None) -> None:
         """Drop one cached session, or all of them (writes, restore, migrations)."""
@@ -119,9 +122,18 @@ class SqliteSessionStore:
             ),
         )
 
+    def _still_valid(self) -> bool:
+        """False (and the cache emptied) when another process ended sessions since."""
+        with self._lock:
+            if not self.ended.changed():
+                return True
+            self._generation += 1
+            self._cached.clear()
+            return False
+
     def get(self, session_id: str) -> SessionRecord | None:
         cached = self._cached.get(session_id)
-        if cached is not None and cached[1] > self.clock():
+        if cached is not None and cached[1] > self.clock() and self._still_valid():
             return cached[0]
         generation = self._generation
         row = self._db.execute_sql(
@@ -163,13 +175,19 @@ class SqliteSessionStore:
             session_id,
         )
 
+    def _ended(self, count: int) -> int:
+        """Rows deleted: tell other processes once the transaction (if any) has committed."""
+        if count > 0:
+            self._db.after_transaction(self.ended.announce)
+        return count
+
     def delete(self, session_id: str) -> bool:
         cursor = self._write("DELETE FROM sessions WHERE id = ?", (session_id,), session_id)
-        return bool(cursor.rowcount)
+        return bool(self._ended(cursor.rowcount))
 
     def delete_for_user(self, user_id: str) -> int:
         cursor = self._write("DELETE FROM sessions WHERE user_id = ?", (user_id,), None)
-        return int(cursor.rowcount)
+        return self._ended(int(cursor.rowcount))
 
     def list_active(self, now: dt.datetime) -> list[SessionRecord]:
         rows = self._db.execute_sql(
@@ -185,7 +203,7 @@ class SqliteSessionStore:
             (_ts(now), _ts(idle_cutoff)),
             None,
         )
-        return int(cursor.rowcount)
+        return self._ended(int(cursor.rowcount))
 
     def count_active(self, now: dt.datetime) -> int:
         row = self._db.execute_sql(

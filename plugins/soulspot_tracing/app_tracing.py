@@ -15,13 +15,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span
 
 from soulspot import api
+from soulspot.types import STAGE_IDENTIFY, Middleware, RequestPhase
 
 from .config import TracingConfig
 from .export import BoundedExportProcessor
 from .logcontext import install_record_factory
 from .provider import build_provider
-from .routing import PROVIDER_KEY, instrument_process
+from .routing import instrument_process
 from .scrub import scrub_span
+from .state import set_app_state
 
 #: W3C trace context and baggage headers, as WSGI environ keys.
 TRACE_HEADERS = ("HTTP_TRACEPARENT", "HTTP_TRACESTATE", "HTTP_BAGGAGE")
@@ -74,7 +76,10 @@ def response_hook(span: Span, *_args: Any) -> None:
     scrub_span(span)
 
 
-def install(app: Flask, config: TracingConfig, exporter: str, trusted_proxies: int) -> AppTracing:
+def install(app: Flask, config: TracingConfig, exporter: str) -> AppTracing:
+    """The provider and the Flask instrumentation (an extension: its own request hooks and
+    WSGI wrapper, registered before the kernel's pipeline, so the request's span exists
+    when the phases run); :func:`request_phase` and :func:`middleware` are the rest."""
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
     exported, dropped = _counters()
@@ -82,7 +87,7 @@ def install(app: Flask, config: TracingConfig, exporter: str, trusted_proxies: i
         config, exporter, on_exported=exported.inc, on_dropped=dropped.inc
     )
     state = AppTracing(provider, processor, exported, dropped)
-    app.extensions[PROVIDER_KEY] = state
+    set_app_state(app, state)
     FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
         app,
         tracer_provider=provider,
@@ -93,25 +98,37 @@ def install(app: Flask, config: TracingConfig, exporter: str, trusted_proxies: i
         meter_provider=NoOpMeterProvider(),
         enable_commenter=False,
     )
-    if trusted_proxies == 0:
-        app.wsgi_app = untrusted_trace_context(app.wsgi_app)  # type: ignore[method-assign]
     instrument_process(request_hook, response_hook)
     install_record_factory()
-
-    @app.before_request
-    def bind_trace_to_logs() -> None:
-        # The request's span (started by the Flask instrumentation's own before_request,
-        # registered just above): every line of this request, the access line included,
-        # carries its ids. Lines inside child spans get theirs from the record factory.
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            structlog.contextvars.bind_contextvars(
-                trace_id=f"{context.trace_id:032x}", span_id=f"{context.span_id:016x}"
-            )
-
-    @app.after_request
-    def link_request_id(response: Any) -> Any:
-        trace.get_current_span().set_attribute("soulspot.request_id", api.request_id())
-        return response
-
     return state
+
+
+def bind_trace_to_logs() -> None:
+    """Every line of this request, the access line included, carries the ids of the
+    request's span (lines inside child spans get theirs from the record factory)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        structlog.contextvars.bind_contextvars(
+            trace_id=f"{context.trace_id:032x}", span_id=f"{context.span_id:016x}"
+        )
+
+
+def link_request_id(response: Any) -> Any:
+    trace.get_current_span().set_attribute("soulspot.request_id", api.request_id())
+    return response
+
+
+def request_phase() -> RequestPhase:
+    """After ``observability.request`` (which starts the request's log context), before
+    everything else; its after-step runs on every answer, refusals included."""
+    return RequestPhase(
+        "tracing.request", STAGE_IDENTIFY + 5, before=bind_trace_to_logs, after=link_request_id
+    )
+
+
+def middleware(trusted_proxies: int) -> list[Middleware]:
+    """Outside the Flask instrumentation's own WSGI wrapper, so it never sees a stripped
+    header: a caller's trace context counts only from a trusted proxy."""
+    if trusted_proxies > 0:
+        return []
+    return [Middleware("tracing.untrusted_trace_context", 50, untrusted_trace_context)]

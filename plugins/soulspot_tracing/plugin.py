@@ -12,14 +12,13 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import PluginManifest
+from soulspot.types import Middleware, PluginManifest, RequestPhase
 
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
 
     from .app_tracing import AppTracing
 
-STATE_KEY = "soulspot_tracing"
 
 
 @hookimpl
@@ -35,22 +34,42 @@ def manifest() -> PluginManifest:
 
 
 def _state(app: Flask) -> AppTracing | None:
-    return app.extensions.get(STATE_KEY)
+    from .state import app_state
+
+    return app_state(app)
 
 
 @hookimpl
 def init_app(app: Flask) -> None:
     from soulspot import api
 
-    with app.app_context():
-        config = api.config_for("tracing")
-        trusted_proxies = api.kernel().settings.kernel.trusted_proxies
+    config = api.config_for("tracing", app)
     exporter = config.effective_exporter()
     if exporter is None:
         return
     from .app_tracing import install
 
-    install(app, config, exporter, trusted_proxies)
+    install(app, config, exporter)
+
+
+@hookimpl
+def request_phases(app: Flask) -> Iterable[RequestPhase]:
+    if _state(app) is None:
+        return ()
+    from .app_tracing import request_phase
+
+    return [request_phase()]
+
+
+@hookimpl
+def wsgi_middleware(app: Flask) -> Iterable[Middleware]:
+    from soulspot import api
+
+    if _state(app) is None:
+        return ()
+    from .app_tracing import middleware
+
+    return middleware(api.kernel_settings(app).trusted_proxies)
 
 
 @hookimpl(tryfirst=True)

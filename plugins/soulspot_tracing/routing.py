@@ -16,15 +16,15 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.util.types import Attributes
 
-#: Where an app keeps its provider: ``app.extensions[PROVIDER_KEY]`` (this plugin's own).
-PROVIDER_KEY = "soulspot_tracing"
+from .state import app_state
+
 _NOOP = trace.NoOpTracer()
 
 
 def app_provider() -> trace.TracerProvider | None:
     if not has_app_context():
         return None
-    state = current_app.extensions.get(PROVIDER_KEY)
+    state = app_state(current_app._get_current_object())  # type: ignore[attr-defined]
     return None if state is None else state.provider
 
 

@@ -36,8 +36,8 @@ def test_auth_routes_are_limited_per_client_with_problem_json_and_retry_after(
     with LiveServer(app) as server:
         statuses = [_get(server.url + "/auth/signed-out")[0] for _ in range(3)]
         assert all(s < 400 for s in statuses), statuses
-        # the limit is shared by every /auth/* route
-        status, headers, body = _get(server.url + "/auth/login", {"Accept": "application/json"})
+        # the limit is shared by the /auth/* routes (but the sign-in start and callback)
+        status, headers, body = _get(server.url + "/auth/setup", {"Accept": "application/json"})
         assert status == 429
         assert headers["Content-Type"] == "application/problem+json"
         problem = json.loads(body)
@@ -45,14 +45,15 @@ def test_auth_routes_are_limited_per_client_with_problem_json_and_retry_after(
         assert problem["type"].endswith("/rate-limited")
         assert 1 <= int(headers["Retry-After"]) <= 61
         for _ in range(3):
-            assert _get(server.url + "/auth/login")[0] == 429
-        # other areas are not affected, probes never limited
+            assert _get(server.url + "/auth/setup")[0] == 429
+        # other areas are not affected, probes never limited (the sign-in start's own budget:
+        # test_security_owner_lockout.py)
         assert _get(server.url + "/health/live")[0] == 200
     # one audit event for the burst, not one per refused request
     events = _audit_events(app, "security.rate_limited")
     assert len(events) == 1
     assert events[0].outcome == "refused"
-    assert events[0].details["path"] == "/auth/login"
+    assert events[0].details["path"] == "/auth/setup"
     assert events[0].ip == "127.0.0.1"
 
 

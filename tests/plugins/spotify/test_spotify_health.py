@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from spotify_support import Browser
 
+from soulspot import api
 from support.oauth_provider import LocalOAuthProvider
 
 #: Health results are not cached by the runner: every call runs the check.
@@ -76,13 +77,12 @@ def test_the_provider_is_asked_at_most_once_a_minute(
 def test_re_authorisation_needed_warns_and_the_dashboard_shows_it(
     spotify_app: Callable[..., Flask],
 ) -> None:
-    from soulspot import api
 
     app = spotify_app(config=NO_CACHE)
     browser = Browser(app)
     assert browser.sign_in().status_code in (302, 303)
     with app.app_context(), api.storage().connection():
-        rt = app.extensions["soulspot_spotify"]
+        rt = api.state_for("soulspot_spotify", app)
         (user_id,) = [row.user_id for row in _token_rows()]
         assert rt.tokens.purge(user_id, "invalid_grant")
     check = _spotify(app)

@@ -9,6 +9,7 @@ import requests
 from flask import Flask
 from spotify_support import TEST_CONFIG
 
+from soulspot import api
 from soulspot.testing import LiveServer, deep_merge
 from support.oauth_provider import LocalOAuthProvider
 
@@ -20,7 +21,7 @@ def test_sign_in_and_out_over_real_http(make_app: Callable[..., Flask]) -> None:
         with LiveServer(app) as live:
             callback = live.url + "/auth/callback"
             provider.client.redirect_uris.append(callback)
-            app.extensions["soulspot_spotify"].config.redirect_uri = callback
+            api.state_for("soulspot_spotify", app).config.redirect_uri = callback
             browser = requests.Session()
             page = browser.get(live.url + "/plugins", timeout=10)
             assert page.status_code == 200

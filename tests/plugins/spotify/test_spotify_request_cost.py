@@ -1,6 +1,6 @@
-"""A signed-in request costs at most one indexed look-up (the session by id, then served from
-memory for ``session_cache_seconds``; the claimed owner is reused for a moment), and no write
-except the once-a-minute ``last_seen`` touch."""
+"""A signed-in request costs at most one indexed look-up (the session by id, served from
+memory for ``session_cache_seconds``: the one cache on the sign-in path; the owner is
+recorded in the session at sign-in), and no write except the once-a-minute touch."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_signed_in_api_calls_read_their_session_once_and_write_nothing(
     sessions = [s for s in seen if re.match(r"SELECT .* FROM sessions WHERE id = \?", s)]
     owner = [s for s in seen if "FROM settings WHERE key = ?" in s]
     assert len(sessions) <= 1, seen  # the others come from the session cache
-    assert len(owner) <= 1, seen  # the owner claimed at sign-in is reused for OWNER_TTL
+    assert owner == [], seen  # the owner is recorded in the session at sign-in
     assert len(seen) == len(sessions) + len(owner), seen
     assert not [s for s in seen if re.match(r"(INSERT|UPDATE|DELETE)\b", s)]
 

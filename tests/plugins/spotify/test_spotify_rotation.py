@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask
 from spotify_support import TEST_CONFIG, Browser, audit_events, in_app
 
+from soulspot import api
 from soulspot.cli import cli
 from soulspot.testing import deep_merge
 from support.oauth_provider import LocalOAuthProvider
@@ -46,7 +47,7 @@ def _row(app: Flask) -> Any:
 def _me(app: Flask) -> Any:
     from soulspot_spotify.tokens import SpotifyClient
 
-    rt = app.extensions["soulspot_spotify"]
+    rt = api.state_for("soulspot_spotify", app)
     return in_app(app, lambda: SpotifyClient(rt).get("/me", "alice"))
 
 
@@ -156,7 +157,7 @@ def test_key_file_is_a_sensitive_backup_source(app: Flask, tmp_path: Path) -> No
 
     (source,) = plugin.backup_sources(app)
     assert source.name == "spotify-token-keys" and source.sensitive
-    ring = app.extensions["soulspot_spotify"].keyring
+    ring = api.state_for("soulspot_spotify", app).keyring
     before = ring.keys()
     snap = tmp_path / "snap"
     snap.mkdir()
@@ -174,7 +175,7 @@ def test_a_plain_backup_never_holds_the_token_key(app: Flask, browser: Browser) 
     from soulspot import api
 
     browser.sign_in()
-    (key,) = app.extensions["soulspot_spotify"].keyring.keys()
+    (key,) = api.state_for("soulspot_spotify", app).keyring.keys()
     backup_id = in_app(app, lambda: api.take_backup("manual"))
     assert backup_id
     data_dir = app.extensions["soulspot"].data_dir

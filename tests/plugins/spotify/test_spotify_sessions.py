@@ -113,7 +113,7 @@ def test_logout_invalidates_the_session_server_side(app: Flask, browser: Browser
     assert replay.get("/auth/sessions", headers={"Accept": "application/json"}).status_code == 401
     assert browser.get("/auth/signed-out").status_code == 200
     # tokens stay: signing out of a browser does not disconnect Spotify
-    status = in_app(app, lambda: app.extensions["soulspot_spotify"].tokens.status("alice"))
+    status = in_app(app, lambda: api.state_for("soulspot_spotify", app).tokens.status("alice"))
     assert status.connected
 
 

@@ -249,7 +249,7 @@ def test_callback_after_the_token_key_changed_is_a_clear_400(app: Flask, browser
     # the key the pending verifier was sealed with is gone (a restore, an edited key file)
     key_file = app.extensions["soulspot"].data_dir / "keys" / "spotify_token_keys"
     key_file.write_text(Fernet.generate_key().decode() + "\n")
-    app.extensions["soulspot_spotify"].keyring.reload()
+    api.state_for("soulspot_spotify", app).keyring.reload()
     resp = browser.get(callback)
     assert resp.status_code == 400
     assert "can no longer be completed" in resp.get_data(as_text=True)

@@ -18,7 +18,7 @@ from support.oauth_provider import LocalOAuthProvider
 
 
 def _rt(app: Flask) -> Any:
-    return app.extensions["soulspot_spotify"]
+    return api.state_for("soulspot_spotify", app)
 
 
 def _expire_locally(app: Flask, user_id: str = "alice") -> None:

@@ -1,5 +1,6 @@
-"""Sessions read recently are served from memory; every write forgets them, another
-process's change is read again after ``session_cache_seconds``."""
+"""Sessions read recently are served from memory; every write forgets them, sessions another
+process ended through its store are forgotten at once, any other change behind the store's
+back is read again after ``session_cache_seconds``."""
 
 from __future__ import annotations
 
@@ -93,12 +94,35 @@ def test_writes_in_this_process_take_effect_at_once(make_app):
         assert store.sessions.get("s2") is None
 
 
-def test_another_processs_revocation_applies_after_the_cache_period(make_app):
+def test_sessions_another_process_ends_stop_at_once(make_app, tmp_path):
+    """Issue 15: `soulspot sessions revoke` next to a running server (each its own store on
+    the shared file, as two processes have)."""
+    config = {"plugins": {"sqlite": {"session_cache_seconds": 60}}}
+    server = make_app(config, data_dir=tmp_path / "shared").extensions["soulspot"].storage
+    cli = make_app(config, data_dir=tmp_path / "shared").extensions["soulspot"].storage
+    with server.connection():
+        for sid, user in (("s1", "alice"), ("s2", "alice"), ("s3", "bob"), ("s4", "carol")):
+            server.sessions.create(_record(sid, user))
+        assert all(server.sessions.get(s) is not None for s in ("s1", "s2", "s3", "s4"))
+    later = dt.datetime.now(UTC) + dt.timedelta(hours=2)  # every session has expired by then
+    ends = [
+        (lambda: cli.sessions.delete("s1"), {"s1"}),
+        (lambda: cli.sessions.delete_for_user("alice"), {"s2"}),
+        (lambda: cli.sessions.purge_expired(later, later - dt.timedelta(days=1)), {"s3", "s4"}),
+    ]
+    for end, gone in ends:
+        with cli.connection(), cli.write_transaction():
+            end()
+        with server.connection():
+            assert {s for s in ("s1", "s2", "s3", "s4") if server.sessions.get(s) is None} >= gone
+
+
+def test_a_change_behind_the_stores_back_applies_after_the_cache_period(make_app):
     store, clock = _store(make_app)
     with store.connection():
         store.sessions.create(_record("s1"))
         assert store.sessions.get("s1") is not None
-    other = sqlite3.connect(store.path)  # e.g. the soulspot CLI
+    other = sqlite3.connect(store.path)  # raw SQL, not through a store: nothing announced
     with other:
         other.execute("DELETE FROM sessions WHERE id = 's1'")
     other.close()
@@ -159,4 +183,9 @@ def test_zero_seconds_reads_every_time_and_restore_forgets(make_app):
         cached.sessions.create(_record("s1"))
         assert cached.sessions.get("s1") is not None
     cached.close()  # what a restore does before it swaps the file
-    assert cached.session_store._cached == {}
+    other = sqlite3.connect(cached.path)  # the restored file no longer has the session
+    with other:
+        other.execute("DELETE FROM sessions WHERE id = 's1'")
+    other.close()
+    with cached.connection():
+        assert cached.sessions.get("s1") is None  # read again at once, not served from memory

@@ -284,23 +284,22 @@ def test_plain_atomic_of_any_plugin_is_immediate_too(make_app):
         other.close()
 
 
-def test_connections_of_finished_threads_are_reclaimed(make_app):
-    """Helper threads (a health check run in its own thread, say) that query without
-    ``Storage.connection()`` never give their connection back; the pool takes them back
-    instead of running dry."""
+def test_threads_that_use_connection_give_their_connection_back(make_app):
+    """Helper threads (a health check run in its own thread, say) query inside
+    ``Storage.connection()``: the connection goes back to the pool when they finish, so a
+    small pool serves any number of them."""
     store = make_app({"plugins": {"sqlite": {"max_connections": 3}}}).extensions["soulspot"].storage
 
-    def leak() -> None:
-        store.settings.get("x")  # autoconnect, never closed
+    def work(n: int) -> None:
+        with store.connection():
+            store.settings.set(f"k{n}", n)
 
-    for _ in range(8):
-        thread = threading.Thread(target=leak)
+    for n in range(8):
+        thread = threading.Thread(target=work, args=(n,))
         thread.start()
-        thread.join()
+        thread.join(10)
     with store.connection():
-        store.settings.set("still", "works")
-        assert store.settings.get("still") == "works"
-    assert store.database.reclaimed >= 5
+        assert [store.settings.get(f"k{n}") for n in range(8)] == list(range(8))
 
 
 def test_audit_event_survives_the_rollback_of_its_transaction(make_app):
