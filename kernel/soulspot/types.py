@@ -19,6 +19,8 @@ CONCERN_SECURITY_HEADERS = "security-headers"
 CONCERN_RATE_LIMITS = "rate-limits"
 CONCERN_METRICS = "metrics"
 CONCERN_OBSERVABILITY = "observability"
+CONCERN_TRACING = "tracing"
+CONCERN_NOTIFY = "notify"
 
 #: Concerns that at most one enabled plugin may provide.
 EXCLUSIVE_CONCERNS = frozenset({CONCERN_STORAGE, CONCERN_AUTH, CONCERN_BACKUP, CONCERN_LIBRARY})

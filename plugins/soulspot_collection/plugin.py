@@ -10,7 +10,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import HealthCheck, Job, Migration, NavItem, PluginManifest
+from soulspot.types import (
+    CONCERN_LIBRARY,
+    CONCERN_STORAGE,
+    HealthCheck,
+    Job,
+    Migration,
+    NavItem,
+    PluginManifest,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -31,7 +39,7 @@ def _service(app: Flask) -> CollectionService:
 def manifest() -> PluginManifest:
     return PluginManifest(
         provides=(),
-        requires=("storage", "library"),
+        requires=(CONCERN_STORAGE, CONCERN_LIBRARY),
         config_model="soulspot_collection.config:CollectionConfig",
         description=(
             "Your music folder: tag scan, matches to the Spotify vault, what is missing, M3U8 "

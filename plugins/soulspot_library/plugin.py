@@ -10,7 +10,16 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import HealthCheck, Job, Migration, NavItem, PluginManifest
+from soulspot.types import (
+    CONCERN_AUTH,
+    CONCERN_LIBRARY,
+    CONCERN_STORAGE,
+    HealthCheck,
+    Job,
+    Migration,
+    NavItem,
+    PluginManifest,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -22,8 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("library",),
-        requires=("storage", "auth"),
+        provides=(CONCERN_LIBRARY,),
+        requires=(CONCERN_STORAGE, CONCERN_AUTH),
         config_model="soulspot_library.config:LibraryConfig",
         description="A versioned vault of the owner's Spotify library: sync, history, export.",
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from soulspot import hookimpl
-from soulspot.types import Job, NavItem, PluginManifest
+from soulspot.types import CONCERN_NOTIFY, Job, NavItem, PluginManifest
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("notify",),
+        provides=(CONCERN_NOTIFY,),
         config_model="soulspot_notify.config:NotifyConfig",
         description=(
             "Notifications through Apprise (e-mail, ntfy, Gotify, Telegram, Discord, "

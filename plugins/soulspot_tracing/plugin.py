@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from soulspot import hookimpl
-from soulspot.types import Middleware, PluginManifest, RequestPhase
+from soulspot.types import CONCERN_TRACING, Middleware, PluginManifest, RequestPhase
 
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @hookimpl
 def manifest() -> PluginManifest:
     return PluginManifest(
-        provides=("tracing",),
+        provides=(CONCERN_TRACING,),
         config_model="soulspot_tracing.config:TracingConfig",
         description=(
             "OpenTelemetry traces of requests, jobs, CLI commands, SQL and outbound calls, "

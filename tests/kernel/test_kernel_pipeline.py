@@ -170,3 +170,23 @@ def test_middleware_wraps_in_order_lowest_outermost(make_app: Any) -> None:
     app = make_app(disable=NO_AUTH, plugins=[("mw", Plugin())])
     assert app.test_client().get("/health/live").status_code == 200
     assert calls == ["outer", "inner"]
+
+
+def test_in_maintenance_the_inflight_phase_refuses_before_every_guard(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from soulspot import api
+
+    app = make_app(disable=NO_AUTH)
+    client = app.test_client()
+    caplog.set_level(logging.DEBUG, logger="soulspot.pipeline")
+    with app.app_context(), api.maintenance("a test restore", drain_seconds=1):
+        caplog.clear()
+        refused = client.post("/api/plugins", headers={"Origin": "https://evil.example"})
+        steps = _steps(caplog)
+        # a probe is still answered, and never counted
+        assert client.get("/health/live").status_code == 200
+    # 503, not the CSRF 403: no guard ran, so no refusal was audited while data is replaced
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "30"
+    assert steps == [*ORDINARY_BEFORE[:4], ("kernel.inflight", "refused"), *AFTER]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from soulspot import api
 from soulspot.config import ConfigError
 from soulspot.testing import run_jobs
 
@@ -48,7 +49,7 @@ def test_job_counts(make_app):
 
 def test_health_check(make_app):
     app = make_app({"plugins": {"hello": {"greeting": "Hi"}}}, disable=OTHERS)
-    hook = app.extensions["soulspot"].hook
+    hook = api.hook(app)
     with app.app_context():
         checks = [c for group in hook.health_checks(app=app) for c in group if c.name == "hello"]
         assert [c.check().status for c in checks] == ["ok"]

@@ -366,7 +366,8 @@ def test_failed_backup_is_audited_and_counted(make_app: Any, tmp_path: Path) -> 
     failed = _events(app, "backup.failed")
     assert failed and failed[0].outcome == "failed"
     assert "FileNotFoundError" in failed[0].details["error"]
-    assert svc.metrics.failures._value.get() == 1
+    [family] = svc.metrics.failures.collect()  # prometheus_client's documented collect()
+    assert [x.value for x in family.samples if x.name.endswith("_total")] == [1.0]
     assert svc.backups() == []  # no partial archive looks like a backup
     assert not [p for p in svc.dir.iterdir() if p.name.startswith((".tmp", ".staging"))]
     assert svc.last_failure() is not None

@@ -43,8 +43,11 @@ def test_full_sign_in_uses_pkce_s256_and_server_side_state(
     assert len(params["state"]) >= 40
     # state and verifier live server-side, not in a cookie the browser can read
     assert _pending_count(app) == 1
-    cookies = {c.key for c in browser.client._cookies.values()}  # type: ignore[attr-defined]
-    assert cookies == {"soulspot_signin"}
+    # the only cookie: the sign-in attempt's id (werkzeug's documented get_cookie)
+    host = urlsplit(BASE).hostname or "localhost"
+    assert browser.client.get_cookie("soulspot_signin", domain=host) is not None
+    assert browser.client.get_cookie("soulspot_session", domain=host) is None
+    assert browser.client.get_cookie("session", domain=host) is None  # Flask's: unused
 
     resp = browser.get(browser.authorize(authorize_url))
     assert resp.status_code == 302

@@ -7,6 +7,7 @@ import logging
 import os
 import stat
 import time
+from typing import Any
 
 import pytest
 from sqlite_support import NotesPlugin
@@ -195,11 +196,12 @@ def test_connection_is_returned_to_the_pool_after_each_request(make_app):
     @api.public
     def _conn():  # pragma: no cover - through the client
         store.settings.get("x")
+        seen.append(store.database.connection())  # peewee's documented accessor
         return {"open": not store.database.is_closed()}
 
+    seen: list[Any] = []
     client = app.test_client()
     for _ in range(5):
         assert client.get("/_conn").get_json() == {"open": True}
-    assert store.database.is_closed()
-    assert len(store.database._in_use) == 0
-    assert len(store.database._connections) >= 1  # reused, not reopened
+        assert store.database.is_closed()  # this thread gave it back at teardown
+    assert all(conn is seen[0] for conn in seen)  # reused, not reopened

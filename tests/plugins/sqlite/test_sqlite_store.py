@@ -326,9 +326,11 @@ def test_database_files_are_private_and_shutdown_closes_the_pool(make_app):
         assert path.stat().st_mode & 0o777 == 0o600, path
     with store.connection():
         store.settings.set("x", 1)
-    assert store.database._connections  # an idle pooled connection
-    app.extensions["soulspot"].hook.shutdown(app=app)
-    assert not store.database._connections and not store.database._in_use
+        pooled = store.database.connection()  # peewee's documented accessor
+    pooled.execute("SELECT 1")  # given back to the pool, still open
+    api.hook(app).shutdown(app=app)
+    with pytest.raises(sqlite3.ProgrammingError):
+        pooled.execute("SELECT 1")  # the pool closed its idle connections
 
 
 def test_writer_queue_is_first_come_first_served():
