@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, has_app_context, has_request_context, request
 
 from .auth import OwnerClient
+from .replication import PointInTimeSource
 from .state import KernelState
 from .stores import Storage
 from .types import AuditEvent, User
@@ -325,3 +326,13 @@ def building_one_off_command() -> Iterator[None]:
         yield
     finally:
         _ONE_OFF_COMMAND.reset(token)
+
+
+def point_in_time_source(app: Any = None) -> PointInTimeSource | None:
+    """The database's continuous replica (hook ``point_in_time_source``), or ``None`` when
+    replication is off. ``app`` defaults to the current app (the storage plugin asks while
+    the app is being built, before any app context exists)."""
+    if app is None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = cast(KernelState, app.extensions["soulspot"])
+    return cast(PointInTimeSource | None, state.hook.point_in_time_source(app=app))

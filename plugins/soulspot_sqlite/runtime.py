@@ -90,8 +90,17 @@ def install_request_hooks(app: Flask) -> None:
 
 
 def build_storage(app: Flask) -> SqliteStorage:
+    from soulspot import api
+
     state = app.extensions["soulspot"]
-    store = SqliteStorage(state.data_dir, _config(app), collect(state.hook), metrics_of(app))
+    replica = api.point_in_time_source(app)
+    store = SqliteStorage(
+        state.data_dir,
+        _config(app),
+        collect(state.hook),
+        metrics_of(app),
+        checkpoints_elsewhere=replica is not None and replica.owns_checkpoints,
+    )
     app.extensions[EXTENSION] = store
     return store
 

@@ -1,0 +1,135 @@
+"""This app's replica: the :class:`soulspot.replication.PointInTimeSource` the backup plugin
+restores from, and the status (lag, last sync, window) health, metrics and pages show."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from soulspot.replication import PointInTimeError, RestoreWindow
+
+from .config import ReplicationConfig
+from .litestream import Litestream, ReplicaListing
+from .supervisor import Supervisor
+
+#: Listing the replica costs a subprocess (and a request for S3): shared for this long.
+LISTING_TTL = 2.0
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    listing: ReplicaListing | None
+    error: str | None
+    #: seconds of database changes not yet in the replica (0 when it holds them all)
+    lag_seconds: float
+    last_sync: dt.datetime | None
+
+
+class Replica:
+    """One per app with replication on."""
+
+    owns_checkpoints = True
+
+    def __init__(self, cfg: ReplicationConfig, config_path: Path, db_path: Path) -> None:
+        self.cfg = cfg
+        self.db_path = db_path
+        self.litestream = Litestream(cfg, config_path, db_path)
+        self.supervisor: Supervisor | None = None  # set by ``soulspot serve``
+        self._lock = threading.Lock()
+        self._cached: tuple[float, ReplicaStatus] | None = None
+
+    # --- the PointInTimeSource contract ------------------------------------------------------
+
+    def window(self) -> RestoreWindow | None:
+        listing = self.litestream.listing()
+        return listing.window
+
+    def restore_to(self, path: Path, at: dt.datetime | None) -> dt.datetime:
+        if path.exists():
+            raise PointInTimeError(f"{path} exists: a restore writes a new file only")
+        window = self.window()
+        if window is None:
+            raise PointInTimeError(
+                f"the replica {self.cfg.replica_url} holds nothing yet: nothing was restored"
+            )
+        if at is not None and not window.contains(at):
+            raise PointInTimeError(
+                f"{_iso(at)} is outside the restorable window {_iso(window.earliest)} .. "
+                f"{_iso(window.latest)}: nothing was restored"
+            )
+        try:
+            self.litestream.restore(path, at)
+        except PointInTimeError:
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+            raise
+        if not path.is_file():
+            raise PointInTimeError("litestream restore wrote no database: nothing was restored")
+        return at if at is not None else window.latest
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        if self.supervisor is None:
+            yield
+            return
+        with self.supervisor.paused():
+            yield
+        self.forget()
+
+    # --- status ------------------------------------------------------------------------------
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cached = None
+
+    def status(self) -> ReplicaStatus:
+        now = time.monotonic()
+        with self._lock:
+            if self._cached is not None and now - self._cached[0] < LISTING_TTL:
+                return self._cached[1]
+        try:
+            listing: ReplicaListing | None = self.litestream.listing()
+            error = None
+        except PointInTimeError as exc:
+            listing, error = None, str(exc)
+        last_sync = listing.window.latest if listing and listing.window else None
+        status = ReplicaStatus(listing, error, self._lag(last_sync), last_sync)
+        with self._lock:
+            self._cached = (now, status)
+        return status
+
+    def _lag(self, last_sync: dt.datetime | None) -> float:
+        """Seconds since the oldest change the replica does not hold yet; 0 when it holds
+        them all. Commits write the WAL (SQLite's auto-checkpoint is off, Litestream's
+        checkpoints write the database file), so a WAL newer than the replica's newest file
+        is an unshipped change. Precision 1 s: Litestream lists files to the second."""
+        try:
+            changed = Path(f"{self.db_path}-wal").stat().st_mtime
+        except OSError:
+            return 0.0
+        if last_sync is None:
+            started = self.supervisor.started_at if self.supervisor is not None else None
+            return max(0.0, time.time() - (started or changed))
+        shipped = last_sync.timestamp() + 1.0  # the listing drops the fraction of a second
+        if changed <= shipped:
+            return 0.0
+        return max(0.0, time.time() - shipped)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def iso(moment: dt.datetime) -> str:
+    return _iso(moment)
+
+
+def replica_config_folder(data_dir: Path) -> Path:
+    """Where the generated Litestream config lives (inside the data dir, 0700)."""
+    return Path(os.fspath(data_dir)) / "replication"
