@@ -20,6 +20,8 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, has_app_context, has_request_context, request
 
 from .auth import OwnerClient
+from .files import atomic_write as atomic_write  # plugins replace files through this
+from .files import fsync_dir as fsync_dir
 from .replication import PointInTimeSource
 from .state import KernelState
 from .stores import Storage

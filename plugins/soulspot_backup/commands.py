@@ -300,7 +300,7 @@ def register(cli: click.Group) -> None:
         backed up (or, when too damaged, set aside) before it is replaced; the app is in
         maintenance meanwhile. Works when the database is missing or too damaged for
         SoulSpot to start. Run it as the user SoulSpot runs as."""
-        from .service import RECOVERY
+        from .startup import RECOVERY
 
         _refuse_foreign_owner(ctx)
         confirm(

@@ -12,11 +12,11 @@ once every source is swapped in and migrated. Found at start, it means a restore
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from soulspot.api import atomic_write, fsync_dir
 
 MARKER_NAME = "restore-in-progress.json"
 STAGING = "staging"
@@ -28,16 +28,7 @@ def path(data_dir: Path) -> Path:
 
 
 def write(data_dir: Path, info: dict[str, Any]) -> None:
-    target = path(data_dir)
-    tmp = target.with_name(f".{MARKER_NAME}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(info, fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    atomic_write(path(data_dir), json.dumps(info, indent=2, sort_keys=True))
 
 
 def read(data_dir: Path) -> dict[str, Any] | None:
@@ -52,7 +43,7 @@ def read(data_dir: Path) -> dict[str, Any] | None:
 
 def clear(data_dir: Path) -> None:
     path(data_dir).unlink(missing_ok=True)
-    _fsync_dir(Path(data_dir))
+    fsync_dir(data_dir)
 
 
 def refusal(info: dict[str, Any], data_dir: Path) -> str:
@@ -71,12 +62,3 @@ def refusal(info: dict[str, Any], data_dir: Path) -> str:
     elif pre and pre != "?":
         lines.append(f"  the files from before it were set aside in {pre}")
     return "\n".join(lines)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -46,11 +46,11 @@ def storage(app: Flask) -> Generator[None, Any, Any]:
     """Not a storage provider: wraps the store's hook so that ``soulspot backup restore`` can
     move a database file that cannot even be opened aside before the store starts on it."""
     store = yield
-    from .service import refuse_if_interrupted
+    from .startup import refuse_if_interrupted
 
     refuse_if_interrupted(app)  # before any plugin's startup touches (or migrates) the data
     if store is not None:
-        from .service import set_aside_if_unreadable
+        from .startup import set_aside_if_unreadable
 
         set_aside_if_unreadable(app, store)
     return store

@@ -16,7 +16,6 @@ An archive is data from outside: a copy kept off the machine may have been chang
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,9 +35,10 @@ from .archive import (
     BackupError,
     NeedsPassphrase,
     WrongPassphrase,
-    _DecryptingReader,
     is_encrypted,
 )
+from .digest import copy_hashed
+from .sealing import DecryptingReader
 
 #: Kept free on the target beyond what an extraction writes.
 FREE_MARGIN = 1 << 20
@@ -212,7 +212,7 @@ def _read_stream(
             return ReadResult(None, [short], encrypted=True)
     with path.open("rb", buffering=CHUNK) as raw:
         try:
-            reader = _DecryptingReader(raw, passphrase)
+            reader = DecryptingReader(raw, passphrase)
         except (NeedsPassphrase, WrongPassphrase):
             raise
         except BackupError as exc:  # a damaged or cut header
@@ -364,31 +364,22 @@ def _consume(
     fh = tar.extractfile(member)
     if fh is None:
         raise BackupError(f"{member.name} cannot be read from the archive")
-    digest = hashlib.sha256()
-    size = 0
     out: IO[bytes] | None = None
     if extract_to is not None:
         dest = extract_to.joinpath(*safe.parts[1:])
         dest.parent.mkdir(parents=True, exist_ok=True)
         out = dest.open("xb")
     try:
-        while size <= member.size:
-            block = fh.read(CHUNK)
-            if not block:
-                break
-            digest.update(block)
-            size += len(block)
-            if out is not None:
-                out.write(block)
+        found = copy_hashed(fh, out.write if out is not None else None, limit=member.size)
         if out is not None:
             out.flush()
             os.fsync(out.fileno())
     finally:
         if out is not None:
             out.close()
-    if size != member.size:
+    if found.size != member.size:
         raise BackupError(f"the archive is truncated (in {member.name})")
-    return {"sha256": digest.hexdigest(), "size": size}
+    return {"sha256": found.sha256, "size": found.size}
 
 
 def _tar_end_ok(raw: IO[bytes]) -> bool:

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soulspot.api import atomic_write
 from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource, StagedRestore
 
-from . import marker, signing
+from . import marker
 from .archive import (
     BackupError,
     NeedsPassphrase,
@@ -47,6 +48,7 @@ from .archive import (
     valid_id,
 )
 from .reading import read_archive
+from .signing import unauthenticated
 
 if TYPE_CHECKING:  # pragma: no cover
     from .service import BackupService
@@ -82,8 +84,8 @@ def run(
     from soulspot.inflight import StillBusy
 
     with svc.lock:
-        svc._clean_stale()
-        path = svc._resolve(ref)
+        svc.clean_stale()
+        path = svc.resolve(ref)
         parsed = parse_name(path.name)
         ident = parsed.id if parsed is not None else str(path)
         in_folder = parsed is not None and path.parent == svc.dir
@@ -129,7 +131,7 @@ def _check(
         raise
     problems = list(result.problems)
     if result.manifest is not None and not problems:
-        problems += svc._verify_sources(work, result.manifest)
+        problems += svc.verify_sources(work, result.manifest)
     if any(p.startswith("not enough free space") for p in problems):
         message = f"backup {ident} was not restored: " + "; ".join(problems)
         _refuse(ident, message)
@@ -137,7 +139,7 @@ def _check(
     if result.manifest is None or problems:
         message = f"backup {ident} is damaged and was not restored: " + "; ".join(problems)
         if in_folder:
-            svc._record_verification(ident, problems)
+            svc.record_verification(ident, problems)
         _refuse(ident, message)
         raise BackupError(message)
     manifest = result.manifest
@@ -197,15 +199,6 @@ def _check(
     return plan
 
 
-def unauthenticated(signature: str) -> str:
-    if signature == signing.UNKNOWN_KEY:
-        return (
-            "is signed with a key this install does not have (made on another machine? copy "
-            "that machine's keys/backup-signing.key into this data directory's keys/ folder)"
-        )
-    return "is not signed (made before backups were signed, or its signature was removed)"
-
-
 def _config_note(svc: BackupService, src: Path, ident: str, skip: bool) -> str | None:
     """Why the config file is not restored (``None``: it is)."""
     if not (src / "soulspot.toml").is_file():
@@ -220,9 +213,7 @@ def _config_note(svc: BackupService, src: Path, ident: str, skip: bool) -> str |
         return None
     kept = svc.dir / f"config-from-{ident.rsplit('/', 1)[-1]}.toml"
     try:
-        fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write((src / "soulspot.toml").read_bytes())
+        atomic_write(kept, (src / "soulspot.toml").read_bytes())
         where = f"; the archived copy is in {kept} to compare by hand"
     except OSError:
         where = ""

@@ -59,17 +59,14 @@ def read_keys(path: Path) -> list[bytes]:
 
 def write_keys(path: Path, keys: Sequence[bytes]) -> None:
     """Write the ring atomically, 0600, in a 0700 folder."""
+    from soulspot.api import atomic_write
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("# SoulSpot backup signing keys: the first signs, all verify. Keep a copy\n")
-        fh.write("# apart from the backups (see docs/operations/disaster-recovery.md).\n")
-        fh.writelines(key.hex() + "\n" for key in keys)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    text = (
+        "# SoulSpot backup signing keys: the first signs, all verify. Keep a copy\n"
+        "# apart from the backups (see docs/operations/disaster-recovery.md).\n"
+    ) + "".join(key.hex() + "\n" for key in keys)
+    atomic_write(path, text)
 
 
 class KeyRing:
@@ -147,3 +144,14 @@ def key_source(ring: KeyRing) -> BackupSource:
         ring.merge(read_keys(src / "backup-signing.key"))
 
     return BackupSource(SOURCE_NAME, snapshot, restore, verify, sensitive=True)
+
+
+def unauthenticated(signature: str) -> str:
+    """Why an archive whose signature :func:`check` found ``signature`` is not authentic,
+    worded for the owner (it follows "the archive" or "backup <id>")."""
+    if signature == UNKNOWN_KEY:
+        return (
+            "is signed with a key this install does not have (made on another machine? copy "
+            "that machine's keys/backup-signing.key into this data directory's keys/ folder)"
+        )
+    return "is not signed (made before backups were signed, or its signature was removed)"

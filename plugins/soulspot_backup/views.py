@@ -23,7 +23,8 @@ from soulspot.validation import NoParams, PageParams, validate
 
 from .archive import BackupError, NeedsPassphrase, WrongPassphrase, valid_id
 from .commands import age
-from .service import BackupInfo, BackupService, service
+from .folder import BackupInfo
+from .service import BackupService, service
 
 CONFIRM_WORD = "restore"
 

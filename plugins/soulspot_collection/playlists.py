@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from soulspot.api import atomic_write
 from soulspot.vault import LibraryVault
 
 from .models import LocalFile
@@ -42,20 +42,6 @@ def file_name(name: str, used: set[str]) -> str:
         candidate, n = f"{base} ({n}).m3u8", n + 1
     used.add(candidate.casefold())
     return candidate
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".m3u8", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def export(vault: LibraryVault, standing: Standing, out_dir: Path) -> list[Written]:
@@ -91,7 +77,7 @@ def export(vault: LibraryVault, standing: Standing, out_dir: Path) -> list[Writt
             lines.append(os.path.relpath(path, base))
             count += 1
         target = out_dir / file_name(name, used)
-        _atomic_write(target, "\n".join(lines) + "\n")
+        atomic_write(target, "\n".join(lines) + "\n", mode=0o644)  # media players read it
         written.append(Written(name, target, count, skipped))
     _forget_stale(out_dir, {w.path.name for w in written})
     return written
@@ -106,4 +92,4 @@ def _forget_stale(out_dir: Path, current: set[str]) -> None:
     for name in before - current:
         if name.endswith(".m3u8") and "/" not in name and os.sep not in name:
             (out_dir / name).unlink(missing_ok=True)
-    _atomic_write(manifest, json.dumps({"files": sorted(current)}, indent=1))
+    atomic_write(manifest, json.dumps({"files": sorted(current)}, indent=1), mode=0o644)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -53,11 +52,9 @@ def finish(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     slug = _UNSAFE.sub("_", f"{endpoint}-{request_id}")[:80]
     path = folder / f"{stamp}-{slug}.html"
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(profiler.output_html())
-    tmp.replace(path)
+    from soulspot.api import atomic_write
+
+    atomic_write(path, profiler.output_html())
     log.info(
         "slow request profiled",
         extra={"profile": path.name, "duration_ms": round(elapsed_ms, 1), "endpoint": endpoint},

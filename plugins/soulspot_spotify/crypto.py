@@ -28,24 +28,10 @@ def generate_key() -> str:
 
 def write_key_file(path: Path, keys: Sequence[str]) -> None:
     """Atomically replace ``path`` (0600, folder 0700) with ``keys``, one a line."""
+    from soulspot.api import atomic_write
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write("".join(f"{k}\n" for k in keys))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, "".join(f"{k}\n" for k in keys))
 
 
 def read_key_file(path: Path) -> list[str]:

@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -27,6 +26,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from soulspot.api import fsync_dir
 from soulspot.errors import is_disk_full
 from soulspot.types import BackupSource
 
@@ -54,11 +54,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
-        _fsync_file(path)
 
 
 def store_size(store: SqliteStorage) -> int:
@@ -183,7 +178,7 @@ def stage(store: SqliteStorage, src: Path) -> StagedRestore:
         for suffix in ("-wal", "-shm", "-journal"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         os.replace(staged, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         log.info("database restored", extra={"source": str(source)})
 
     return StagedRestore(swap=swap, discard=lambda: staged.unlink(missing_ok=True))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +32,9 @@ def read_status(data_dir: Path) -> dict[str, Any]:
 
 
 def write_status(data_dir: Path, status: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".tmp-deploy-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(status, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, data_dir / FILE_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..files import atomic_write
+
+    atomic_write(data_dir / FILE_NAME, json.dumps(status, indent=2))
 
 
 def updated(
