@@ -105,6 +105,8 @@ class ReplicaListing:
     window: RestoreWindow | None
     size: int
     files: int
+    #: the newest transaction the replica holds (0: none)
+    txid: int = 0
 
 
 class Litestream:
@@ -148,7 +150,17 @@ class Litestream:
             # after the one shown, so the window starts one second later to be restorable
             earliest = min(min(times) + dt.timedelta(seconds=1), max(times))
             window = RestoreWindow(earliest, max(times))
-        return ReplicaListing(window, size, len(files))
+        txid = max((int(str(f.get("max_txid") or "0"), 16) for f in files), default=0)
+        return ReplicaListing(window, size, len(files), txid)
+
+    def local_txid(self) -> int:
+        """The newest transaction Litestream has read from the WAL (its local state)."""
+        out = self._run("status", "-json", str(self.db_path), timeout=30.0)
+        try:
+            rows = json.loads(out or "[]") or []
+            return max((int(str(r.get("local_txid") or "0"), 16) for r in rows), default=0)
+        except (json.JSONDecodeError, ValueError, AttributeError):
+            raise PointInTimeError("litestream status printed something unexpected") from None
 
     def restore(self, out: Path, at: dt.datetime | None) -> None:
         args = ["restore", "-o", str(out)]

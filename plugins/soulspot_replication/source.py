@@ -99,27 +99,36 @@ class Replica:
         except PointInTimeError as exc:
             listing, error = None, str(exc)
         last_sync = listing.window.latest if listing and listing.window else None
-        status = ReplicaStatus(listing, error, self._lag(last_sync), last_sync)
+        status = ReplicaStatus(listing, error, self._lag(listing, last_sync), last_sync)
         with self._lock:
             self._cached = (now, status)
         return status
 
-    def _lag(self, last_sync: dt.datetime | None) -> float:
+    def _lag(self, listing: ReplicaListing | None, last_sync: dt.datetime | None) -> float:
         """Seconds since the oldest change the replica does not hold yet; 0 when it holds
-        them all. Commits write the WAL (SQLite's auto-checkpoint is off, Litestream's
-        checkpoints write the database file), so a WAL newer than the replica's newest file
-        is an unshipped change. Precision 1 s: Litestream lists files to the second."""
+        them all (1 s precision: Litestream lists replica files to the second)."""
+        shipped = last_sync.timestamp() + 1.0 if last_sync is not None else None
+        supervisor = self.supervisor
+        if supervisor is not None and supervisor.running and listing is not None:
+            # Litestream reads the WAL every monitor interval; what it read and the replica
+            # does not hold yet is the lag
+            try:
+                behind = self.litestream.local_txid() > listing.txid
+            except PointInTimeError:
+                behind = True
+            if not behind:
+                return 0.0
+            since = shipped if shipped is not None else supervisor.started_at or time.time()
+            return max(0.0, time.time() - since)
+        # Litestream is not running: a WAL written after the replica's newest file holds
+        # changes nobody ships (commits write the WAL; SQLite's auto-checkpoint is off)
         try:
             changed = Path(f"{self.db_path}-wal").stat().st_mtime
         except OSError:
             return 0.0
-        if last_sync is None:
-            started = self.supervisor.started_at if self.supervisor is not None else None
-            return max(0.0, time.time() - (started or changed))
-        shipped = last_sync.timestamp() + 1.0  # the listing drops the fraction of a second
-        if changed <= shipped:
-            return 0.0
-        return max(0.0, time.time() - shipped)
+        if shipped is None or changed > shipped:
+            return max(0.0, time.time() - (shipped or changed))
+        return 0.0
 
 
 def _iso(moment: dt.datetime) -> str:
