@@ -146,10 +146,11 @@ class Litestream:
         size = sum(int(f.get("size") or 0) for f in files)
         window = None
         if times:
-            # ``ltx -json`` shows seconds only: the first file was written within the second
-            # after the one shown, so the window starts one second later to be restorable
-            earliest = min(min(times) + dt.timedelta(seconds=1), max(times))
-            window = RestoreWindow(earliest, max(times))
+            # ``ltx -json`` shows whole seconds: a file shown as 12:00:05 was written within
+            # 12:00:05-12:00:06, so both ends move up a second (restoring to 12:00:06 brings
+            # that file back; 12:00:05 might not)
+            second = dt.timedelta(seconds=1)
+            window = RestoreWindow(min(times) + second, max(times) + second)
         txid = max((int(str(f.get("max_txid") or "0"), 16) for f in files), default=0)
         return ReplicaListing(window, size, len(files), txid)
 

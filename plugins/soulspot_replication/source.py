@@ -58,16 +58,21 @@ class Replica:
             raise PointInTimeError(
                 f"the replica {self.cfg.replica_url} holds nothing yet: nothing was restored"
             )
-        if at is not None and not window.contains(at):
-            raise PointInTimeError(
-                f"{_iso(at)} is outside the restorable window {_iso(window.earliest)} .. "
-                f"{_iso(window.latest)}: nothing was restored"
-            )
+        outside = PointInTimeError(
+            f"{_iso(at or window.latest)} is outside the restorable window "
+            f"{_iso(window.earliest)} .. {_iso(window.latest)}: nothing was restored"
+        )
+        # the window's ends are rounded up to the second; within the second before the
+        # earliest one, Litestream itself knows whether its first copy is old enough
+        if at is not None and not window.earliest - dt.timedelta(seconds=1) <= at <= window.latest:
+            raise outside
         try:
             self.litestream.restore(path, at)
-        except PointInTimeError:
+        except PointInTimeError as exc:
             for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                 leftover.unlink(missing_ok=True)
+            if "timestamp does not exist" in str(exc):
+                raise outside from None
             raise
         if not path.is_file():
             raise PointInTimeError("litestream restore wrote no database: nothing was restored")
@@ -106,8 +111,9 @@ class Replica:
 
     def _lag(self, listing: ReplicaListing | None, last_sync: dt.datetime | None) -> float:
         """Seconds since the oldest change the replica does not hold yet; 0 when it holds
-        them all (1 s precision: Litestream lists replica files to the second)."""
-        shipped = last_sync.timestamp() + 1.0 if last_sync is not None else None
+        them all (1 s precision: Litestream lists replica files to the second, and the window's
+        ends are rounded up)."""
+        shipped = last_sync.timestamp() if last_sync is not None else None
         supervisor = self.supervisor
         if supervisor is not None and supervisor.running and listing is not None:
             # Litestream reads the WAL every monitor interval; what it read and the replica

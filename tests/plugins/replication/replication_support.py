@@ -75,15 +75,27 @@ class Server:
     def litestream_pid(self) -> int:
         return int(self.replication()["pid"])
 
-    def synced_past(self, moment: float) -> bool:
-        """The replica's newest file is from after ``moment`` (Unix time)."""
-        info = self.replication()
-        last = info.get("last_sync")
-        if not last:
-            return False
-        import datetime as dt
-
-        return dt.datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp() > moment
+    def replica_rows(self, prefix: str, env: Mapping[str, str] | None = None) -> list[str]:
+        """The settings ``<prefix> <n>`` the replica holds now (a real restore of its latest
+        moment into a temporary file, with the real Litestream)."""
+        out = self.data_dir.parent / f"probe-{time.monotonic_ns()}.db"
+        config = self.data_dir / "replication" / "litestream.json"
+        done = subprocess.run(
+            [
+                *(str(BIN / "litestream"), "restore", "-config", str(config)),
+                *("-o", str(out), str(self.data_dir / "soulspot.db")),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=environment(env or {}),
+        )
+        try:
+            return read_rows(out, prefix) if done.returncode == 0 else []
+        finally:
+            for path in (out, Path(f"{out}-wal"), Path(f"{out}-shm")):
+                path.unlink(missing_ok=True)
 
 
 def environment(extra: Mapping[str, str]) -> dict[str, str]:
@@ -118,7 +130,7 @@ def serving(config: Path, data_dir: Path, env: Mapping[str, str] | None = None) 
             return False
 
     try:
-        poll("serve and its Litestream", up, deadline=30.0)
+        poll("serve and its Litestream", up, deadline=90.0)
         yield server
     finally:
         if proc.poll() is None:

@@ -23,6 +23,7 @@ from soulspot.cli import cli
 from soulspot.testing import build_app
 from support.oauth_provider import LocalOAuthProvider
 
+DR_DOC = Path(__file__).resolve().parents[3] / "docs" / "operations" / "disaster-recovery.md"
 BASE = "http://127.0.0.1:8765"
 REDIRECT_URI = BASE + "/auth/callback"
 
@@ -60,32 +61,39 @@ def test_a_new_machine_from_the_replica(tmp_path: Path) -> None:
             api.storage().close()
         with serving(config, data) as server:
             db = data / "soulspot.db"
-            first = write_rows(db, "drill", [f"early {i}" for i in range(20)])
-            poll("the early writes in the replica", lambda: server.synced_past(first))
+            early = [f"early {i}" for i in range(20)]
+            late = [f"late {i}" for i in range(20)]
+            write_rows(db, "drill", early)
+            poll("the early writes in the replica", lambda: server.replica_rows("drill") == early)
             earlier = time.time()  # a moment between the two batches
-            time.sleep(0.05)
-            last = write_rows(db, "drill", [f"late {i}" for i in range(20)])
-            poll("the late writes in the replica", lambda: server.synced_past(last))
+            write_rows(db, "drill", late)
+            poll("the late writes too", lambda: server.replica_rows("drill") == early + late)
             litestream = server.litestream_pid()
             server.proc.send_signal(signal.SIGKILL)  # the machine dies
             server.proc.wait()
             poll("litestream gone with serve", lambda: not pid_alive(litestream), deadline=15)
         shutil.rmtree(data)  # and its disk with it
 
-        # --- the new machine: only the config file and the replica --------------------------
+        # --- the new machine: only the config file and the replica, as the runbook says --------
+        runbook = DR_DOC.read_text().split("## A new machine from the replica")[1]
+        for command in ("backup restore --latest --dry-run", "backup restore --latest --yes"):
+            assert f"soulspot {command}" in runbook
+        assert "soulspot backup restore --at 2026-12-03T17:20:00Z --yes" in runbook
         runner = CliRunner()
         env = {"SOULSPOT_CONFIG": str(config), "SOULSPOT__KERNEL__DATA_DIR": str(data)}
         when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(earlier))
         when += f".{int(earlier % 1 * 1000):03d}Z"
+        dry = runner.invoke(cli, ["backup", "restore", "--latest", "--dry-run"], env=env)
+        assert dry.exit_code == 0 and "nothing was changed (dry run)" in dry.stdout, dry.output
         back = runner.invoke(cli, ["backup", "restore", "--at", when, "--yes"], env=env)
         assert back.exit_code == 0, back.output
         assert "restored the database as of" in back.stdout
-        assert read_rows(data / "soulspot.db", "drill") == [f"early {i}" for i in range(20)]
+        assert read_rows(data / "soulspot.db", "drill") == early
 
         latest = runner.invoke(cli, ["backup", "restore", "--latest", "--yes"], env=env)
         assert latest.exit_code == 0, latest.output
         marks = read_rows(data / "soulspot.db", "drill")
-        assert marks == [f"early {i}" for i in range(20)] + [f"late {i}" for i in range(20)]
+        assert marks == early + late
         listed = runner.invoke(cli, ["backup", "list"], env=env)
         pre_restores = [line for line in listed.stdout.splitlines() if " pre-restore " in line]
         assert len(pre_restores) == 2  # each restore kept the way back
