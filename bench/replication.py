@@ -145,6 +145,10 @@ def rpo_trial(root: Path, run_seconds: tuple[float, float]) -> float:
 
     reader = threading.Thread(target=read_acks, daemon=True)
     reader.start()
+    # steady state: the replica holds its first snapshot before the clock starts
+    started = time.monotonic()
+    while not any(replica.rglob("*.ltx")) and time.monotonic() - started < 120:
+        time.sleep(0.05)
     time.sleep(random.uniform(*run_seconds))  # the random moment the machine is lost
     os.kill(proc.pid, signal.SIGKILL)  # writers and Litestream at once
     os.kill(litestream, signal.SIGKILL)
