@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import signal
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from replication_support import (
     get_text,
     pid_alive,
     poll,
+    read_rows,
     serving,
     write_rows,
 )
@@ -133,3 +136,34 @@ def test_checkpoints_and_a_snapshot_backup_do_not_fight_litestream(s3_server):
     backup_id = made.stdout.strip().splitlines()[-1]
     checked = runner.invoke(cli, ["backup", "verify", backup_id], env=cli_env)
     assert checked.exit_code == 0, checked.output
+
+
+def test_a_restore_from_the_page_pauses_litestream_and_it_resumes_on_the_restored_file(
+    s3_server,
+):
+    server, _config, _env = s3_server
+    keys = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
+    db = server.data_dir / "soulspot.db"
+    write_rows(db, "kept", ["before the restore"])
+    poll("the row in the replica", lambda: server.replica_rows("kept", keys))
+    before = server.litestream_pid()
+    latest = poll("the window", lambda: server.replication().get("window"))["latest"]
+    form = urllib.parse.urlencode({"at": latest[:19], "confirm": "restore"}).encode()
+    request = urllib.request.Request(
+        f"{server.url}/backups/restore-point",
+        data=form,
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": server.url},
+    )
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # the flash
+    with browser.open(request, timeout=120) as answer:
+        assert "Database restored as of" in answer.read().decode()
+    assert read_rows(db, "kept") == ["before the restore"]
+    after = poll(
+        "litestream again", lambda: server.replication().get("running") and server.litestream_pid()
+    )
+    assert after != before  # stopped for the swap, started on the restored file
+    write_rows(db, "kept", ["after the restore"])
+    poll(
+        "replication going on from the restored file",
+        lambda: server.replica_rows("kept", keys) == ["before the restore", "after the restore"],
+    )
