@@ -24,8 +24,9 @@ DB_FILENAME = "soulspot.db"
 
 @hookimpl
 def manifest() -> PluginManifest:
+    # No ``requires``: off until configured, and tests or setups without a storage plugin
+    # must not have to disable it; it replicates the storage plugin's file when there is one.
     return PluginManifest(
-        requires=("storage",),
         config_model="soulspot_replication.config:ReplicationConfig",
         description=(
             "Continuous replication of the database with Litestream; point-in-time restore."
