@@ -40,6 +40,7 @@ from .context import (
 from .files import atomic_write as atomic_write  # plugins replace files through this
 from .files import fsync_dir as fsync_dir
 from .gate import login_required
+from .replication import PointInTimeSource
 from .state import KernelState
 from .stores import Storage
 from .types import (
@@ -131,6 +132,7 @@ __all__ = [
     "not_measured",
     "one_off_command",
     "owner_client",
+    "point_in_time_source",
     "probe",
     "public",
     "request_id",
@@ -451,3 +453,10 @@ def current_session_key() -> str | None:
     if not isinstance(state.auth, SessionKeySource):
         return None
     return state.auth.session_key()
+def point_in_time_source(app: Any = None) -> PointInTimeSource | None:
+    """The database's continuous replica (hook ``point_in_time_source``), or ``None`` when
+    replication is off. ``app`` defaults to the current app (the storage plugin asks while
+    the app is being built, before any app context exists)."""
+    if app is None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return cast(PointInTimeSource | None, hook(app).point_in_time_source(app=app))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
     from flask import Blueprint, Flask
 
+    from .replication import PointInTimeSource
     from .stores import Storage
     from .types import (
         AuditEvent,
@@ -265,4 +266,20 @@ def library_synced(app: Flask, changes: SyncChanges) -> None:
 
     :param app: the app that synced.
     :param changes: what the run changed (:class:`soulspot.vault.SyncChanges`).
+    """
+
+
+# --- point-in-time recovery ----------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def point_in_time_source(app: Flask) -> PointInTimeSource | None:
+    """*firstresult*: the continuous replica of the database this app writes to (see
+    :class:`soulspot.replication.PointInTimeSource`), or ``None`` when replication is off.
+    The backup plugin restores from it (``soulspot backup restore --at``); the storage plugin
+    leaves WAL checkpoints to it when ``owns_checkpoints``. Reach it through
+    :func:`soulspot.api.point_in_time_source`.
+
+    :param app: the app being asked.
+    :return: the source, or ``None`` from plugins that keep no replica.
     """

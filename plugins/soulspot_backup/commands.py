@@ -15,6 +15,8 @@ import click
 
 from soulspot.cli import confirm, fail, with_app
 
+from .point_in_time_cli import print_dry_run, when_option
+
 PASSPHRASE_ENV = "SOULSPOT_BACKUP_PASSPHRASE"  # noqa: S105  # nosec B105
 
 
@@ -274,8 +276,48 @@ def register(cli: click.Group) -> None:
         except ConfigError as exc:  # the data directory is in use
             fail(f"{exc}", code=1)
 
+    @with_app
+    def _restore_to(at: dt.datetime | None, dry_run: bool) -> Any:
+        from soulspot.api import claim_data_dir
+        from soulspot.config import ConfigError
+
+        from .archive import BackupError
+
+        svc = _service()
+        try:
+            if dry_run:  # reads the replica only: fine while SoulSpot serves
+                return svc.restore_to(at, _progress, dry_run=True)
+            pid = svc.serving_pid()
+            if pid is not None:
+                fail(
+                    f"SoulSpot is serving this data directory (pid {pid}): stop `soulspot "
+                    "serve` first, or restore from the Backups page; nothing was changed.",
+                    code=1,
+                )
+            with claim_data_dir("soulspot backup restore"):
+                return svc.restore_to(at, _progress)
+        except BackupError as exc:
+            fail(str(exc), code=1)
+        except ConfigError as exc:  # the data directory is in use
+            fail(f"{exc}", code=1)
+
     @backup.command("restore")
-    @click.argument("backup")
+    @click.argument("backup", required=False)
+    @click.option(
+        "--at",
+        "at",
+        metavar="WHEN",
+        callback=when_option,
+        help="Restore the database to this moment from the replica (ISO 8601, e.g. "
+        "2026-12-03T17:20:00Z; without an offset: this machine's local time).",
+    )
+    @click.option("--latest", is_flag=True, help="Restore the latest moment the replica holds.")
+    @click.option(
+        "--dry-run",
+        is_flag=True,
+        help="With --at/--latest: restore into a temporary file and report what it would "
+        "bring back (time, size, rows per table); nothing is changed.",
+    )
     @passphrase_option
     @force_option
     @click.option(
@@ -288,21 +330,62 @@ def register(cli: click.Group) -> None:
     @click.pass_context
     def restore(
         ctx: click.Context,
-        backup: str,
+        backup: str | None,
+        at: dt.datetime | None,
+        latest: bool,
+        dry_run: bool,
         passphrase: str | None,
         force_unsigned: bool,
         skip_config: bool,
         yes: bool,
     ) -> None:
-        """Restore BACKUP (an id from `list`, or the path of an archive file).
+        """Restore BACKUP (an id from `list`, or the path of an archive file), or the
+        database to a moment from the replica (--at WHEN, --latest).
 
-        The archive is checked first (checksums, signature, schema); the current data is
-        backed up (or, when too damaged, set aside) before it is replaced; the app is in
-        maintenance meanwhile. Works when the database is missing or too damaged for
-        SoulSpot to start. Run it as the user SoulSpot runs as."""
+        The archive (or the replica's copy) is checked first (checksums, signature,
+        schema); the current data is backed up (or, when too damaged, set aside) before it
+        is replaced; the app is in maintenance meanwhile. Works when the database is
+        missing or too damaged for SoulSpot to start. Run it as the user SoulSpot runs as."""
         from .startup import RECOVERY
 
+        chosen = [
+            what for what, on in (("BACKUP", backup), ("--at", at), ("--latest", latest)) if on
+        ]
+        if len(chosen) != 1:
+            fail(
+                "name what to restore: a BACKUP, --at WHEN or --latest (exactly one; got "
+                f"{', '.join(chosen) or 'none'}); nothing was changed",
+                code=2,
+            )
+        if dry_run and backup is not None:
+            fail(
+                "--dry-run is for --at/--latest; check an archive with `soulspot backup "
+                "verify BACKUP`; nothing was changed",
+                code=2,
+            )
         _refuse_foreign_owner(ctx)
+        if backup is None:
+            if not dry_run:
+                what = "the latest moment of the replica" if latest else f"{at:%Y-%m-%dT%H:%M:%S}Z"
+                confirm(
+                    f"Replace the current database with its state at {what}? (A pre-restore "
+                    "backup is taken first; stop `soulspot serve` before restoring from the "
+                    "command line.)",
+                    yes,
+                )
+            token = RECOVERY.set(True)
+            try:
+                report = _restore_to(None if latest else at, dry_run)
+            finally:
+                RECOVERY.reset(token)
+            if dry_run:
+                print_dry_run(report)
+                return
+            click.echo(f"restored the database as of {report['at']}")
+            click.echo(f"the previous state is kept in {report['pre_restore']}")
+            if report["migrations"]:
+                click.echo(f"migrated: {', '.join(report['migrations'])}")
+            return
         confirm(
             f"Replace the current data with backup {backup}? (A pre-restore backup is taken "
             "first; stop `soulspot serve` before restoring from the command line.)",

@@ -9,6 +9,7 @@ and ``serve`` do.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -180,6 +181,18 @@ class BackupService:
         return run(
             self, ref, passphrase, progress, force_unsigned=force_unsigned, skip_config=skip_config
         )
+
+    def restore_to(
+        self, at: dt.datetime | None, progress: Progress = _quiet, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Restore the database to the moment ``at`` from the replica (``None``: its latest
+        moment), with the same steps as :meth:`restore`; ``dry_run`` restores into a
+        temporary file only and reports what it holds. See :mod:`.point_in_time`."""
+        from . import point_in_time
+
+        if dry_run:
+            return point_in_time.dry_run(self, at, progress)
+        return point_in_time.run(self, at, progress)
 
     # --- retention and deletion -----------------------------------------------------------
 

@@ -45,6 +45,13 @@ class RestoreForm(BaseModel):
     passphrase: str = Field("", max_length=1024, description="Passphrase of an encrypted backup.")
 
 
+class RestorePointForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    at: str = Field(max_length=64, description="The moment (ISO 8601; no offset: UTC).")
+    confirm: str = Field("", description=f"Must be the word '{CONFIRM_WORD}' to restore.")
+    dry_run: bool = Field(False, description="Only report what the moment holds.")
+
+
 class DeleteForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -93,7 +100,15 @@ def make_blueprint() -> Blueprint:
     @bp.get("/backups")
     @validate(query=PageParams)
     def index(query: PageParams) -> str:
+        return _index()
+
+    def _index(point_report: dict[str, Any] | None = None) -> str:
+        from soulspot import api
+
+        from .point_in_time import window
+
         svc = _svc()
+        replicated = api.point_in_time_source() is not None
         now = dt.datetime.now(dt.UTC)
         rows: list[dict[str, Any]] = [
             {"info": b, "age": age(b.created_at, now), "size": _size(b.size)} for b in svc.backups()
@@ -105,6 +120,8 @@ def make_blueprint() -> Blueprint:
             confirm_word=CONFIRM_WORD,
             failure=svc.last_failure(),
             encrypted_default=svc.default_passphrase() is not None,
+            point_window=(window() or {}) if replicated else None,
+            point_report=point_report,
         )
 
     @bp.get("/api/backups")
@@ -171,6 +188,44 @@ def make_blueprint() -> Blueprint:
                 "ok",
             )
         return redirect(url_for("backup.index"))  # type: ignore[return-value]
+
+    @bp.post("/backups/restore-point")
+    @validate(
+        form=RestorePointForm,
+        summary="Restore the database to a moment from the replica (or a dry run of it).",
+    )
+    def restore_point(form: RestorePointForm) -> Any:
+        from .point_in_time import parse_when
+
+        try:
+            text = form.at.strip()
+            at = parse_when(text if text[-1:] in "Zz" or "+" in text[10:] else text + "Z")
+        except (ValueError, IndexError) as exc:
+            raise Problem(422, "Not a moment", str(exc)) from None
+        if form.dry_run:
+            try:
+                report = _svc().restore_to(at, dry_run=True)
+            except BackupError as exc:
+                flash(f"Dry run failed: {exc}", "error")
+                return redirect(url_for("backup.index"))
+            return _index(report)
+        if form.confirm.strip() != CONFIRM_WORD:
+            raise Problem(
+                422,
+                "Confirmation missing",
+                f"Type the word '{CONFIRM_WORD}' to confirm; nothing was changed.",
+            )
+        try:
+            summary = _svc().restore_to(at)
+        except BackupError as exc:
+            flash(f"Not restored: {exc}", "error")
+        else:
+            flash(
+                f"Database restored as of {summary['at']}. The state before it is kept in "
+                f"{summary['pre_restore']}.",
+                "ok",
+            )
+        return redirect(url_for("backup.index"))
 
     @bp.post("/backups/<backup_id>/delete")
     @validate(form=DeleteForm, summary="Delete one backup.")

@@ -102,6 +102,7 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         busy_timeout_ms: int = 5000,
         retry_seconds: float = 30.0,
         max_connections: int = 32,
+        wal_autocheckpoint: int = 1000,
     ) -> None:
         super().__init__(
             str(path),
@@ -113,6 +114,9 @@ class SoulspotSqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
                 ("busy_timeout", busy_timeout_ms),
                 ("foreign_keys", 1),
                 ("synchronous", synchronous),
+                # 0 when a replicator owns checkpoints (replication plugin): SQLite's own
+                # checkpoint after a commit would otherwise race it for the WAL.
+                ("wal_autocheckpoint", wal_autocheckpoint),
             ],
             check_same_thread=False,
         )

@@ -103,8 +103,13 @@ def install_connection_release(app: Flask) -> None:
 
 
 def build_storage(app: Flask) -> SqliteStorage:
+    replica = api.point_in_time_source(app)
     store = SqliteStorage(
-        api.data_dir(app), _config(app), collect(api.hook(app)), metrics_of(app)
+        api.data_dir(app),
+        _config(app),
+        collect(api.hook(app)),
+        metrics_of(app),
+        checkpoints_elsewhere=replica is not None and replica.owns_checkpoints,
     )
     api.set_state_for(EXTENSION, store, app)
     return store

@@ -24,6 +24,10 @@ from .migrate import BOOKKEEPING_DDL, _order
 _INTERNAL_TABLES = frozenset(
     {"sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4"}
 )
+#: Litestream (the replicator behind a point-in-time source) keeps these bookkeeping tables
+#: in the database it replicates, so every copy taken while it runs (a replica restore, a
+#: snapshot backup) holds them; they are its own, not a schema change.
+_REPLICATOR_TABLES = frozenset({"_litestream_seq", "_litestream_lock"})
 
 Schema = dict[tuple[str, str], str]
 
@@ -36,7 +40,7 @@ def schema_of(conn: sqlite3.Connection) -> Schema:
     """``(type, name) -> normalised SQL`` of every object a user could have made."""
     found: Schema = {}
     for kind, name, sql in conn.execute("SELECT type, name, sql FROM sqlite_master"):
-        if kind == "table" and name in _INTERNAL_TABLES:
+        if kind == "table" and (name in _INTERNAL_TABLES or name in _REPLICATOR_TABLES):
             continue
         if kind == "index" and str(name).startswith("sqlite_autoindex_") and sql is None:
             continue

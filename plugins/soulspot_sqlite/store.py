@@ -413,9 +413,13 @@ class SqliteStorage:
         config: SqliteConfig,
         migrations: dict[str, list[Migration]],
         metrics: StoreMetrics,
+        *,
+        checkpoints_elsewhere: bool = False,
     ) -> None:
         self.config = config
         self._path = Path(data_dir) / DB_FILENAME
+        #: a replicator (Litestream) checkpoints the WAL; SQLite's auto-checkpoint is off
+        self.checkpoints_elsewhere = checkpoints_elsewhere
         self.metrics = metrics
         self.database = SoulspotSqliteDatabase(
             self._path,
@@ -423,6 +427,7 @@ class SqliteStorage:
             busy_timeout_ms=config.busy_timeout_ms,
             retry_seconds=config.lock_retry_seconds,
             max_connections=config.max_connections,
+            wal_autocheckpoint=0 if checkpoints_elsewhere else 1000,
         )
         self.observer = QueryObserver(metrics, config.slow_query_ms)
         self.database.observer = self.observer

@@ -34,6 +34,7 @@ BUILTINS = (
     "collection",
     "tracing",
     "notify",
+    "replication",
 )
 ALL_BUILTINS_OFF = ",".join(BUILTINS)
 

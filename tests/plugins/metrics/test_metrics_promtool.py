@@ -79,8 +79,11 @@ def test_promtool_accepts_the_scrape_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_live_scrape_passes_promtool_and_has_every_rule_metric(make_app: Any) -> None:
-    app = make_app()  # every default plugin
+def test_live_scrape_passes_promtool_and_has_every_rule_metric(
+    make_app: Any, tmp_path: Path
+) -> None:
+    # every default plugin, replication on (its metrics exist only with a replica)
+    app = make_app({"plugins": {"replication": {"replica_url": f"file://{tmp_path}/replica"}}})
     with app.test_request_context("/"):
         api.audit("auth.sign_in", outcome="failed", reason="promtool test")
     with LiveServer(app) as server:
