@@ -25,9 +25,11 @@ $(SYSTEM_STAMP): scripts/install-system-deps.sh | $(BIN)/python
 	bash scripts/install-system-deps.sh
 	touch $@
 
-## run: serve SoulSpot on http://127.0.0.1:8765 (data in ./data)
+## run: serve SoulSpot on http://127.0.0.1:8765 (data in ./data); PORT=8766 make run for
+## another port. The command it installs is $(BIN)/soulspot (not on PATH).
 run: $(STAMP_RUN)
-	$(BIN)/soulspot serve
+	@echo "make run: the soulspot command is $(BIN)/soulspot (or: . $(BIN)/activate)" >&2
+	$(BIN)/soulspot serve $(if $(PORT),--port $(PORT))
 
 ## test: lint, type check, security scan and the whole suite (e2e included)
 test: $(STAMP_TEST) $(SYSTEM_STAMP)

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 import click
 
@@ -106,23 +106,30 @@ def _is_off(value: object) -> bool:
 
 
 class CliState:
-    """What ``soulspot`` sub-commands share: the config path and, once built, the app."""
+    """What ``soulspot`` sub-commands share: the config path, the ``--data-dir`` given on the
+    command line and, once built, the app."""
 
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, data_dir: str | None = None) -> None:
         self.config_path = config_path
+        self.data_dir = data_dir
         self._app: Flask | None = None
+
+    @property
+    def command_line(self) -> dict[str, Any]:
+        """Config values given as options of ``soulspot`` itself (``--data-dir``)."""
+        return {"kernel": {"data_dir": self.data_dir}} if self.data_dir else {}
 
     def configuration(self) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
         """``(settings, plugin manager, plugin infos)`` without building the app."""
         from .app import load_configuration
 
-        return load_configuration(config_path=self.config_path)
+        return load_configuration(config_path=self.config_path, command_line=self.command_line)
 
     def app(self) -> Flask:
         if self._app is None:
             from .app import create_app
 
-            self._app = create_app(config_path=self.config_path)
+            self._app = create_app(config_path=self.config_path, command_line=self.command_line)
         return self._app
 
 
@@ -132,9 +139,23 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def with_app(command: F) -> F:
+@overload
+def with_app(command: F, *, read_only: bool = False) -> F: ...
+
+
+@overload
+def with_app(command: None = None, *, read_only: bool = False) -> Callable[[F], F]: ...
+
+
+def with_app(command: F | None = None, *, read_only: bool = False) -> F | Callable[[F], F]:
     """Build the app (no scheduler) and run the command inside an app context, with a store
-    connection when there is a store. Config and plugin errors exit 2 with their message."""
+    connection when there is a store. Config and plugin errors exit 2 with their message.
+
+    ``@with_app(read_only=True)`` for a command that only reads existing data (``backup
+    list``, ``db status``): on a data directory that does not exist or holds no database it
+    exits 2 saying so, instead of creating an empty instance and reporting on that."""
+    if command is None:
+        return lambda inner: with_app(inner, read_only=read_only)
 
     @functools.wraps(command)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -146,7 +167,7 @@ def with_app(command: F) -> F:
         from .api import building_one_off_command
 
         try:
-            with building_one_off_command():
+            with building_one_off_command(read_only=read_only):
                 app = state.app()
         except ConfigError as exc:
             fail(str(exc))
@@ -189,11 +210,20 @@ def current_app_from_cli() -> Flask:
     envvar="SOULSPOT_CONFIG",
     help="TOML config file [default: config/soulspot.toml, or SOULSPOT_CONFIG].",
 )
+@click.option(
+    "--data-dir",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    help="Data directory, for every command [default: [kernel] data_dir, ./data].",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="soulspot")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
-    """SoulSpot: your Spotify account and your music library at home."""
-    ctx.obj = CliState(config_path)
+def cli(ctx: click.Context, config_path: str | None, data_dir: str | None) -> None:
+    """SoulSpot: your Spotify account and your music library at home.
+
+    --config and --data-dir go before the command: soulspot --data-dir /srv/soulspot
+    backup list. Installed in a clone by `make run`, the command is .venv/bin/soulspot."""
+    ctx.obj = CliState(config_path, data_dir)
 
 
 @cli.command()
@@ -206,19 +236,27 @@ def serve(state: CliState, host: str | None, port: int | None, threads: int | No
     from .config import ConfigError
     from .server import serve as run_server
 
+    where = ""
     try:
         app = state.app()
         kernel = app.extensions["soulspot"].settings.kernel
-        run_server(
-            app,
-            host or kernel.host,
-            kernel.port if port is None else port,
-            threads or kernel.threads,
-        )
+        host = host or kernel.host
+        port = kernel.port if port is None else port
+        where = f" on http://{host}:{port}"
+        run_server(app, host, port, threads or kernel.threads)
     except ConfigError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot listen: {exc.strerror or exc}", code=1)
+        import errno
+
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"cannot listen{where}: the port is already in use (another SoulSpot, or "
+                "another program). Stop that one, or choose another port: "
+                "soulspot serve --port 8766, PORT=8766 make run, or [kernel] port.",
+                code=1,
+            )
+        fail(f"cannot listen{where}: {exc.strerror or exc}", code=1)
 
 
 @cli.command("plugins")

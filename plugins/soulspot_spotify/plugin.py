@@ -163,7 +163,6 @@ def register_commands(cli: click.Group) -> None:
 @hookimpl
 def before_serve(app: Flask) -> None:
     import secrets
-    import sys
 
     from soulspot import api
 
@@ -175,7 +174,7 @@ def before_serve(app: Flask) -> None:
             return
         rt.setup_token = secrets.token_urlsafe(24)  # fresh at every start
         message = setup_message(rt, rt.public_url or rt.origin(), rt.setup_token)
-    print(message, file=sys.stderr, flush=True)
+    api.announce(message)  # stderr, set apart on a terminal: the token is not a log line
 
 
 @hookimpl

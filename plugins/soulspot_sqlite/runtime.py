@@ -14,7 +14,8 @@ from typing import Any
 
 from flask import Flask
 
-from soulspot.api import one_off_command
+from soulspot.api import one_off_command, read_only_command
+from soulspot.exceptions import ConfigError
 from soulspot.types import AuditEvent, CheckResult, HealthCheck, Job
 
 from .config import SqliteConfig
@@ -92,6 +93,13 @@ def install_request_hooks(app: Flask) -> None:
 def build_storage(app: Flask) -> SqliteStorage:
     state = app.extensions["soulspot"]
     store = SqliteStorage(state.data_dir, _config(app), collect(state.hook), metrics_of(app))
+    if read_only_command() and store.path is not None and not store.path.is_file():
+        # a wrong --data-dir must not look like an empty instance (and get a database)
+        raise ConfigError(
+            f"the data directory {state.data_dir} has no database ({store.path} does not "
+            "exist). Is --data-dir (or [kernel] data_dir) right? `soulspot serve` creates "
+            "the database on its first start; nothing was created."
+        )
     app.extensions[EXTENSION] = store
     return store
 
