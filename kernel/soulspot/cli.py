@@ -363,6 +363,15 @@ def config_sample() -> None:
     click.echo(sample_toml(), nl=False)
 
 
+@config_group.command("example")
+def config_example() -> None:
+    """Print the production config example (config/production.example.toml): copy it to
+    /etc/soulspot/soulspot.toml and edit it."""
+    from .config_example import production_example
+
+    click.echo(production_example(), nl=False)
+
+
 @config_group.command("reference")
 def config_reference() -> None:
     """Print the Markdown configuration reference (docs/configuration.md)."""

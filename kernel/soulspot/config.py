@@ -292,6 +292,16 @@ def ensure_data_dir(kernel: KernelConfig) -> Path:
             f"config error: kernel.data_dir = '{kernel.data_dir}': cannot create or use it "
             f"({exc.strerror}); expected a writable directory"
         ) from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        # e.g. a folder bind-mounted into the container that belongs to someone else
+        owner = data_dir.stat()
+        raise ConfigError(
+            f"config error: kernel.data_dir = '{kernel.data_dir}': not writable by uid "
+            f"{os.getuid()} gid {os.getgid()}, which SoulSpot runs as (it belongs to "
+            f"{owner.st_uid}:{owner.st_gid}). Give it to that user (chown -R "
+            f"{os.getuid()}:{os.getgid()} on the folder), or run SoulSpot as its owner (in "
+            "Docker Compose: PUID/PGID in .env, docs/deployment.md)"
+        )
     return data_dir
 
 
