@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# SoulSpot container image. Build:  docker build -t soulspot .
+# SoulSpot container image. Build:  make image   (docker buildx build, labelled with the
+#                                   version: --build-arg SOULSPOT_VERSION=<soulspot.__version__>)
 # Run (see docs/deployment.md):     docker compose up -d
 #
 # Stage 1 builds wheels of SoulSpot and every dependency; stage 2 installs them into a slim
@@ -17,12 +18,19 @@ WORKDIR /src
 COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY kernel ./kernel
 COPY plugins ./plugins
+# the wheel's data files (share/doc/soulspot: deployment docs, the production config example)
+COPY docs/deployment.md ./docs/
+COPY docs/operations/runbook.md docs/operations/upgrade.md ./docs/operations/
+COPY config/production.example.toml ./config/
+COPY deploy/systemd/soulspot.service deploy/systemd/soulspot.socket ./deploy/systemd/
 # Every dependency at the version constraints.txt pins (the versions the suite passed with).
 RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 # --- stage 2: runtime -----------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
-ARG SOULSPOT_VERSION=0.0.0
+# The package version (soulspot.__version__), for the label: `make image` and the release
+# workflow pass it; the build fails when it differs from the wheel's version.
+ARG SOULSPOT_VERSION
 LABEL org.opencontainers.image.title="SoulSpot" \
       org.opencontainers.image.description="Your Spotify account and your music library at home" \
       org.opencontainers.image.version="${SOULSPOT_VERSION}" \
@@ -40,6 +48,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 # byte-compiles while installing, so a read-only root filesystem never needs a write).
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels /wheels/soulspot-*.whl \
+    && installed="$(python -c 'import soulspot; print(soulspot.__version__)')" \
+    && { [ -z "${SOULSPOT_VERSION}" ] || [ "${SOULSPOT_VERSION}" = "${installed}" ] \
+         || { echo "SOULSPOT_VERSION=${SOULSPOT_VERSION} but the wheel is ${installed}" >&2; exit 1; }; } \
     && groupadd --system --gid 10001 soulspot \
     && useradd --system --uid 10001 --gid soulspot --home-dir /nonexistent --no-create-home \
        --shell /usr/sbin/nologin soulspot \

@@ -7,7 +7,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 SYSTEM_STAMP := $(VENV)/.installed-system
 
-.PHONY: run test audit-deps lint type security unit bench soak demo clean docs-config
+.PHONY: run test audit-deps lint type security unit bench soak demo clean docs-config dist image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,11 @@ $(SYSTEM_STAMP): scripts/install-system-deps.sh | $(BIN)/python
 	bash scripts/install-system-deps.sh
 	touch $@
 
-## run: serve SoulSpot on http://127.0.0.1:8765 (data in ./data)
+## run: serve SoulSpot on http://127.0.0.1:8765 (data in ./data); PORT=8766 make run for
+## another port. The command it installs is $(BIN)/soulspot (not on PATH).
 run: $(STAMP_RUN)
-	$(BIN)/soulspot serve
+	@echo "make run: the soulspot command is $(BIN)/soulspot (or: . $(BIN)/activate)" >&2
+	$(BIN)/soulspot serve $(if $(PORT),--port $(PORT))
 
 ## test: lint, type check, security scan and the whole suite (e2e included)
 test: $(STAMP_TEST) $(SYSTEM_STAMP)
@@ -79,6 +81,17 @@ bench: $(STAMP_RUN)
 ## purge run; fails on any 5xx or lost write, reports memory growth (bench/soak.py)
 soak: $(STAMP_RUN)
 	$(PY) bench/soak.py
+
+## dist: the release files in dist/: the wheel (with share/doc/soulspot: deployment docs, the
+## production config example, the systemd units) and the sdist
+dist: $(STAMP_TEST)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+
+## image: the container image soulspot:<version>, its label carrying that version (needs Docker)
+VERSION = $(shell $(PY) -c 'import soulspot; print(soulspot.__version__)' 2>/dev/null)
+image: $(STAMP_RUN)
+	docker build --build-arg SOULSPOT_VERSION=$(VERSION) -t soulspot:$(VERSION) -t soulspot:latest .
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache

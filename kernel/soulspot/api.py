@@ -97,6 +97,7 @@ __all__ = [
     "Middleware",
     "RequestPhase",
     "SignInStep",
+    "announce",
     "atomic_write",
     "audit",
     "auth_enabled",
@@ -135,6 +136,7 @@ __all__ = [
     "point_in_time_source",
     "probe",
     "public",
+    "read_only_command",
     "request_id",
     "request_view",
     "secret_values",
@@ -390,13 +392,32 @@ def one_off_command() -> bool:
     return _ONE_OFF_COMMAND.get()
 
 
+#: Set by the ``soulspot`` CLI while it builds the app of a read-only command (``backup
+#: list``, ``db status``, ...): see :func:`read_only_command`.
+_READ_ONLY_COMMAND: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "soulspot_read_only_command", default=False
+)
+
+
+def read_only_command() -> bool:
+    """The app is being built for a command that only reads existing data. Such a command
+    must not create a data directory, a key or a database: on a wrong ``--data-dir`` it would
+    report an empty instance as if it were the real one. The kernel refuses a data directory
+    that does not exist; a storage plugin refuses one that holds no database (raising
+    :class:`soulspot.exceptions.ConfigError`, which the CLI prints, exit 2)."""
+    return _READ_ONLY_COMMAND.get()
+
+
 @contextmanager
-def building_one_off_command() -> Iterator[None]:
-    """Mark the app built in this block as one for a one-off command (the CLI uses it)."""
+def building_one_off_command(*, read_only: bool = False) -> Iterator[None]:
+    """Mark the app built in this block as one for a one-off command (the CLI uses it);
+    ``read_only``: a command that only reads existing data (:func:`read_only_command`)."""
     token = _ONE_OFF_COMMAND.set(True)
+    read_only_token = _READ_ONLY_COMMAND.set(read_only)
     try:
         yield
     finally:
+        _READ_ONLY_COMMAND.reset(read_only_token)
         _ONE_OFF_COMMAND.reset(token)
 
 
@@ -460,3 +481,11 @@ def point_in_time_source(app: Any = None) -> PointInTimeSource | None:
     if app is None:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
     return cast(PointInTimeSource | None, hook(app).point_in_time_source(app=app))
+
+
+def announce(message: str) -> None:
+    """Tell the person who started SoulSpot something at start-up (a setup link): stderr,
+    never the JSON log lines on stdout; set apart on a terminal (``soulspot.console``)."""
+    from .console import announce as write
+
+    write(message)

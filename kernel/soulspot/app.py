@@ -12,12 +12,13 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from . import errors, inflight, pipeline, web
-from .api import span
+from .api import read_only_command, span
 from .config import (
     Settings,
     ensure_data_dir,
     ensure_secret_key,
     load_settings,
+    require_data_dir,
     trusted_hosts,
     validate_plugin_config,
 )
@@ -34,6 +35,7 @@ def create_app(
     config_path: str | os.PathLike[str] | None = None,
     plugins: Iterable[tuple[str, object]] = (),
     env: Mapping[str, str] | None = None,
+    command_line: Mapping[str, Any] | None = None,
 ) -> Flask:
     """Build a SoulSpot app.
 
@@ -43,13 +45,16 @@ def create_app(
     the person who configured it.
     """
     settings, pm, infos = load_configuration(
-        test_config, config_path=config_path, plugins=plugins, env=env
+        test_config, config_path=config_path, plugins=plugins, env=env, command_line=command_line
     )
+    read_only = read_only_command()
+    if read_only:
+        require_data_dir(settings)
     data_dir = ensure_data_dir(settings.kernel)
 
     app = Flask("soulspot", root_path=str(Path(__file__).parent))
     app.config.update(
-        SECRET_KEY=ensure_secret_key(settings.kernel, data_dir),
+        SECRET_KEY=ensure_secret_key(settings.kernel, data_dir, create=not read_only),
         SOULSPOT_PUBLIC_URL=settings.kernel.public_url,
         TRUSTED_HOSTS=trusted_hosts(settings.kernel),
         JSON_SORT_KEYS=False,
@@ -101,11 +106,12 @@ def load_configuration(
     config_path: str | os.PathLike[str] | None = None,
     plugins: Iterable[tuple[str, object]] = (),
     env: Mapping[str, str] | None = None,
+    command_line: Mapping[str, Any] | None = None,
 ) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
     """Read config, load plugins and validate every section, without building an app
     (``soulspot config check`` and ``soulspot plugins`` need no database)."""
     env = os.environ if env is None else env
-    settings = load_settings(config_path, env=env, overrides=test_config)
+    settings = load_settings(config_path, env=env, overrides=test_config, command_line=command_line)
     pm, infos = load_plugins(
         settings, plugins, trace=env.get("SOULSPOT_TRACE_PLUGINS", "") not in ("", "0")
     )

@@ -108,11 +108,20 @@ def _is_off(value: object) -> bool:
     envvar="SOULSPOT_CONFIG",
     help="TOML config file [default: config/soulspot.toml, or SOULSPOT_CONFIG].",
 )
+@click.option(
+    "--data-dir",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    help="Data directory, for every command [default: [kernel] data_dir, ./data].",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="soulspot")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
-    """SoulSpot: your Spotify account and your music library at home."""
-    ctx.obj = CliState(config_path)
+def cli(ctx: click.Context, config_path: str | None, data_dir: str | None) -> None:
+    """SoulSpot: your Spotify account and your music library at home.
+
+    --config and --data-dir go before the command: soulspot --data-dir /srv/soulspot
+    backup list. Installed in a clone by `make run`, the command is .venv/bin/soulspot."""
+    ctx.obj = CliState(config_path, data_dir)
 
 
 @cli.command()
@@ -125,19 +134,27 @@ def serve(state: CliState, host: str | None, port: int | None, threads: int | No
     from .config import ConfigError
     from .server import serve as run_server
 
+    where = ""
     try:
         app = state.app()
         kernel = app.extensions["soulspot"].settings.kernel
-        run_server(
-            app,
-            host or kernel.host,
-            kernel.port if port is None else port,
-            threads or kernel.threads,
-        )
+        host = host or kernel.host
+        port = kernel.port if port is None else port
+        where = f" on http://{host}:{port}"
+        run_server(app, host, port, threads or kernel.threads)
     except ConfigError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot listen: {exc.strerror or exc}", code=1)
+        import errno
+
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"cannot listen{where}: the port is already in use (another SoulSpot, or "
+                "another program). Stop that one, or choose another port: "
+                "soulspot serve --port 8766, PORT=8766 make run, or [kernel] port.",
+                code=1,
+            )
+        fail(f"cannot listen{where}: {exc.strerror or exc}", code=1)
 
 
 @cli.command("plugins")
@@ -242,6 +259,15 @@ def config_sample() -> None:
     from .config_docs import sample_toml
 
     click.echo(sample_toml(), nl=False)
+
+
+@config_group.command("example")
+def config_example() -> None:
+    """Print the production config example (config/production.example.toml): copy it to
+    /etc/soulspot/soulspot.toml and edit it."""
+    from .config_example import production_example
+
+    click.echo(production_example(), nl=False)
 
 
 @config_group.command("reference")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast, overload
 
 import click
 
@@ -24,23 +24,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CliState:
-    """What ``soulspot`` sub-commands share: the config path and, once built, the app."""
+    """What ``soulspot`` sub-commands share: the config path, the ``--data-dir`` given on the
+    command line and, once built, the app."""
 
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, data_dir: str | None = None) -> None:
         self.config_path = config_path
+        self.data_dir = data_dir
         self._app: Flask | None = None
+
+    @property
+    def command_line(self) -> dict[str, Any]:
+        """Config values given as options of ``soulspot`` itself (``--data-dir``)."""
+        return {"kernel": {"data_dir": self.data_dir}} if self.data_dir else {}
 
     def configuration(self) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
         """``(settings, plugin manager, plugin infos)`` without building the app."""
         from .app import load_configuration
 
-        return load_configuration(config_path=self.config_path)
+        return load_configuration(config_path=self.config_path, command_line=self.command_line)
 
     def app(self) -> Flask:
         if self._app is None:
             from .app import create_app
 
-            self._app = create_app(config_path=self.config_path)
+            self._app = create_app(config_path=self.config_path, command_line=self.command_line)
         return self._app
 
 
@@ -50,9 +57,23 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def with_app(command: F) -> F:
+@overload
+def with_app(command: F, *, read_only: bool = False) -> F: ...
+
+
+@overload
+def with_app(command: None = None, *, read_only: bool = False) -> Callable[[F], F]: ...
+
+
+def with_app(command: F | None = None, *, read_only: bool = False) -> F | Callable[[F], F]:
     """Build the app (no scheduler) and run the command inside an app context, with a store
-    connection when there is a store. Config and plugin errors exit 2 with their message."""
+    connection when there is a store. Config and plugin errors exit 2 with their message.
+
+    ``@with_app(read_only=True)`` for a command that only reads existing data (``backup
+    list``, ``db status``): on a data directory that does not exist or holds no database it
+    exits 2 saying so, instead of creating an empty instance and reporting on that."""
+    if command is None:
+        return lambda inner: with_app(inner, read_only=read_only)
 
     @functools.wraps(command)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -64,7 +85,7 @@ def with_app(command: F) -> F:
         from .api import building_one_off_command
 
         try:
-            with building_one_off_command():
+            with building_one_off_command(read_only=read_only):
                 app = state.app()
         except ConfigError as exc:
             fail(str(exc))

@@ -161,8 +161,10 @@ def load_settings(
     *,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    command_line: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Read the file, apply env overrides (and ``overrides``, for tests), validate ``[kernel]``."""
+    """Read the file, apply env overrides, then ``command_line`` (``soulspot --data-dir``),
+    then ``overrides`` (for tests); validate ``[kernel]``."""
     env = os.environ if env is None else env
     cfg_path = _resolve_path(path, env)
     raw: dict[str, Any] = _read_toml(cfg_path) if cfg_path is not None else {}
@@ -185,6 +187,8 @@ def load_settings(
             )
 
     _apply_env(raw, env, sources)
+    if command_line:
+        _merge(raw, command_line, "", "command line", sources)
     if overrides:
         _merge(raw, overrides, "", "override", sources)
 
@@ -288,6 +292,16 @@ def ensure_data_dir(kernel: KernelConfig) -> Path:
             f"config error: kernel.data_dir = '{kernel.data_dir}': cannot create or use it "
             f"({exc.strerror}); expected a writable directory"
         ) from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        # e.g. a folder bind-mounted into the container that belongs to someone else
+        owner = data_dir.stat()
+        raise ConfigError(
+            f"config error: kernel.data_dir = '{kernel.data_dir}': not writable by uid "
+            f"{os.getuid()} gid {os.getgid()}, which SoulSpot runs as (it belongs to "
+            f"{owner.st_uid}:{owner.st_gid}). Give it to that user (chown -R "
+            f"{os.getuid()}:{os.getgid()} on the folder), or run SoulSpot as its owner (in "
+            "Docker Compose: PUID/PGID in .env, docs/deployment.md)"
+        )
     return data_dir
 
 
@@ -301,11 +315,26 @@ def write_secret_file(path: Path, value: str) -> None:
         os.fsync(fh.fileno())
 
 
-def ensure_secret_key(kernel: KernelConfig, data_dir: Path) -> str:
-    """The secret key from config, else from ``<data_dir>/keys/secret_key`` (made on first run)."""
+def require_data_dir(settings: Settings) -> None:
+    """Refuse a data directory that does not exist (read-only commands create nothing)."""
+    data_dir = settings.kernel.data_dir.expanduser()
+    if not data_dir.is_dir():
+        where = settings.sources.get("kernel.data_dir", "default")
+        raise ConfigError(
+            f"no SoulSpot data in {data_dir.resolve()} (from {where}): the directory does not "
+            "exist, so it has no database. Is --data-dir (or [kernel] data_dir) right? "
+            "Nothing was created."
+        )
+
+
+def ensure_secret_key(kernel: KernelConfig, data_dir: Path, *, create: bool = True) -> str:
+    """The secret key from config, else from ``<data_dir>/keys/secret_key`` (made on first run;
+    with ``create=False``, a missing file gives a throw-away key and nothing is written)."""
     if kernel.secret_key is not None and kernel.secret_key.get_secret_value():
         return kernel.secret_key.get_secret_value()
     path = data_dir / "keys" / "secret_key"
+    if not path.exists() and not create:
+        return secrets.token_urlsafe(48)
     if not path.exists():
         with contextlib.suppress(FileExistsError):  # another process made it first
             write_secret_file(path, secrets.token_urlsafe(48))

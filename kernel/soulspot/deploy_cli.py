@@ -63,7 +63,7 @@ def status_command(as_json: bool) -> None:
     """Show the outcome of the last upgrade."""
     from .cli_support import with_app
 
-    @with_app
+    @with_app(read_only=True)
     def show() -> None:
         from soulspot.api import data_dir
 

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask
 
 from .config import ConfigError, KernelConfig, trusted_hosts
+from .console import announce
 from .context import is_loopback
 from .datadir import acquire, relabel
 from .scheduler import start_scheduler
@@ -96,7 +97,7 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         drain.begin()
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"SoulSpot listening on {bound}", flush=True)
+    announce(f"SoulSpot listening on {bound}")  # stderr: stdout is for JSON log lines
     log.info("serving", extra={"url": bound, "threads": threads, "passed_sockets": len(sockets)})
     try:
         server.run()
@@ -126,7 +127,7 @@ def warn_about_proxies(kernel: KernelConfig) -> None:
     warning = proxy_warning(kernel)
     if warning:
         log.warning(warning)
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
+        announce(f"warning: {warning}")
 
 
 def listen_sockets() -> list[socket.socket]:

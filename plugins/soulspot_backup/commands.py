@@ -206,7 +206,7 @@ def register(cli: click.Group) -> None:
 
     @backup.command("list")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
-    @with_app
+    @with_app(read_only=True)
     def list_command(as_json: bool) -> None:
         """List backups, newest first."""
         backups = _service().backups()

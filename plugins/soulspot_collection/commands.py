@@ -96,7 +96,7 @@ def register(cli: click.Group) -> None:
 
     @collection.command("status")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @with_app
+    @with_app(read_only=True)
     def status(as_json: bool) -> None:
         """Files, matched share of liked songs and of each playlist, last scan."""
         from .report import status_report
@@ -127,7 +127,7 @@ def register(cli: click.Group) -> None:
     @collection.command("missing")
     @click.option("--playlist", "playlist_id", help="Only this playlist (id, or 'liked').")
     @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (list, artists, title...).")
-    @with_app
+    @with_app(read_only=True)
     def missing(playlist_id: str | None, as_csv: bool) -> None:
         """Tracks of your liked songs and playlists that you have no file of."""
         from soulspot import api
@@ -153,7 +153,7 @@ def register(cli: click.Group) -> None:
         type=click.Path(file_okay=False, path_type=Path),
         help="Folder for the M3U8 files (created).",
     )
-    @with_app
+    @with_app(read_only=True)
     def export_playlists(out_dir: Path) -> None:
         """Write one M3U8 per playlist and for liked songs, paths relative to the folder."""
         from soulspot import api

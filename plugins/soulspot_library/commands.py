@@ -63,7 +63,7 @@ def sync_command(full: bool) -> None:
 
 
 @library_group.command("status")
-@with_app
+@with_app(read_only=True)
 def status_command() -> None:
     """Counts, the last runs and the next scheduled one."""
     from .queries import counts, last_runs
@@ -98,7 +98,7 @@ def status_command() -> None:
 @click.argument("playlist_id")
 @click.option("--from", "from_", metavar="WHEN", help="Older version (default: the first).")
 @click.option("--to", "to", metavar="WHEN", help="Newer version (default: now).")
-@with_app
+@with_app(read_only=True)
 def diff_command(playlist_id: str, from_: str | None, to: str | None) -> None:
     """What changed in a playlist (or `liked`) between two moments."""
     from .models import Playlist
@@ -141,7 +141,7 @@ def diff_command(playlist_id: str, from_: str | None, to: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "m3u8"]), required=True)
 @click.option("--at", metavar="WHEN", help="Export the vault as of this moment (default: now).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@with_app
+@with_app(read_only=True)
 def export_command(fmt: str, at: str | None, out: Path) -> None:
     """Write the library as JSON (lossless), CSV (Exportify's columns) or M3U8 files."""
     from soulspot import api

@@ -84,10 +84,11 @@ def install(app: Flask, config: ObservabilityConfig) -> None:
     )
     # An app built after one that was served (tests, CLI commands in one process) writes
     # its access lines itself until it is served: configure_logging stops the listener.
+    stream = _default_stream()
     logs.configure_logging(
-        level=api.kernel_settings(app).log_level,
+        level=_level_for(api.kernel_settings(app).log_level, config.log_format, stream),
         log_format=config.log_format,
-        stream=_default_stream(),
+        stream=stream,
         log_file=(data_dir / "logs" / "soulspot.log") if config.log_file else None,
         max_bytes=config.log_file_max_mb * 1024 * 1024,
         backups=config.log_file_backups,
@@ -166,6 +167,28 @@ def _default_stream() -> Any:
     import click
 
     return "stderr" if click.get_current_context(silent=True) is not None else "stdout"
+
+
+def _is_terminal(stream: str) -> bool:
+    import sys
+
+    target = sys.stdout if stream == "stdout" else sys.stderr
+    try:
+        return bool(target.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _level_for(level: str, log_format: str, stream: str) -> str:
+    """A CLI command at a terminal shows only WARNING and above, as coloured console lines:
+    its own output is what the person asked for, INFO lines (migrations, audit) would bury
+    it. Everywhere else (``serve``, JSON, a pipe or a service manager) the configured level."""
+    console = log_format == "console" or (log_format == "auto" and _is_terminal(stream))
+    if stream == "stderr" and console:
+        numeric = logging.getLevelName(level)
+        if isinstance(numeric, int) and numeric < logging.WARNING:
+            return "WARNING"
+    return level
 
 
 def use_stdout(app: Flask) -> None:

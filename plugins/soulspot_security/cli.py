@@ -45,7 +45,7 @@ def audit_group() -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Write to this file instead of standard output.",
 )
-@with_app
+@with_app(read_only=True)
 def export_command(
     since: str, until: str | None, event: str | None, fmt: str, output: str | None
 ) -> None:

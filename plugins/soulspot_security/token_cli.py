@@ -65,7 +65,7 @@ def create_command(name: str, scope: str, expires_days: int) -> None:
 
 @tokens_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per token.")
-@with_app
+@with_app(read_only=True)
 def list_command(as_json: bool) -> None:
     """List tokens (never the tokens themselves)."""
     from . import api_tokens

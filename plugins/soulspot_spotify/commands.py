@@ -86,7 +86,44 @@ def generate_key_command() -> None:
     click.echo(generate_key())
 
 
+@click.command("setup")
+@click.option(
+    "--client-id",
+    help="The Client ID of your app at developer.spotify.com (replaces a saved one).",
+)
+@with_app
+def setup_command(client_id: str | None) -> None:
+    """Show or set the Spotify app SoulSpot signs in with (as the /auth/setup page does).
+    A running `soulspot serve` uses a new client id from its next request on."""
+    from .first_run import (
+        ClientIdError,
+        client_id_proven,
+        client_id_source,
+        save_client_id,
+    )
+    from .runtime import runtime
+
+    rt = runtime()
+    if client_id is not None:
+        try:
+            save_client_id(rt, client_id, via="cli")
+        except ClientIdError as exc:
+            fail(f"soulspot setup: {exc}")
+        click.echo(f"saved Spotify client id {rt.client_id()}")
+    source = client_id_source(rt)
+    if source == "none":
+        click.echo("client id: none yet (soulspot setup --client-id ID, or the /auth/setup page)")
+    else:
+        where = "config file" if source == "config" else "saved by setup"
+        state = "has signed in" if client_id_proven(rt) else "nobody has signed in with it yet"
+        click.echo(f"client id: {rt.client_id()} ({where}; {state})")
+    click.echo(f"redirect URI to register with Spotify: {rt.redirect_uri()}")
+    if source != "none" and not client_id_proven(rt):
+        click.echo(f"next: sign in at {rt.origin()}/auth/login")
+
+
 def register(cli: click.Group) -> None:
+    cli.add_command(setup_command)
     group = secrets_group(cli)
     group.add_command(rotate_command)
     group.add_command(generate_key_command)

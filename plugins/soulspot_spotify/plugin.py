@@ -177,19 +177,15 @@ def before_serve(app: Flask) -> None:
 
     from soulspot import api
 
+    from .first_run import needs_setup, setup_message
+
     rt = _rt(app)
     with app.app_context(), api.storage().connection():
-        configured = bool(rt.client_id())
-    if configured:
-        return
-    rt.setup_token = secrets.token_urlsafe(24)
-    base = rt.public_url or rt.origin()
-    print(
-        "SoulSpot is not connected to a Spotify app yet. Finish the setup at\n"
-        f"  {base}/auth/setup?token={rt.setup_token}\n"
-        "(from this machine, http://127.0.0.1 works without the token).",
-        flush=True,
-    )
+        if not needs_setup(rt):
+            return
+        rt.setup_token = secrets.token_urlsafe(24)  # fresh at every start
+        message = setup_message(rt, rt.public_url or rt.origin(), rt.setup_token)
+    api.announce(message)  # stderr, set apart on a terminal: the token is not a log line
 
 
 @hookimpl

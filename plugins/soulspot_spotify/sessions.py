@@ -185,7 +185,11 @@ class SpotifyAuth:
         return {self.rt.sessions.cookie_name(): value}
 
     def login_url(self, next_url: str) -> str:
-        if not self.rt.client_id():
+        from .first_run import needs_setup
+
+        if needs_setup(self.rt):
+            # No client id, or one that never signed anyone in (perhaps mistyped): the setup
+            # page shows it, with a way to correct it and a button to sign in.
             return url_for("spotify.setup")
         path = url_for("spotify.login", next=next_url or "/")
         if request.host_url.rstrip("/") != self.rt.origin():

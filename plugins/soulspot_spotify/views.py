@@ -27,9 +27,18 @@ from soulspot import api
 from soulspot.errors import Problem
 from soulspot.validation import validate
 
+from .first_run import (
+    CLIENT_ID_PATTERN,
+    ClientIdError,
+    SetupMode,
+    client_id_proven,
+    client_id_source,
+    mark_proven,
+    needs_setup,
+    save_client_id,
+)
 from .models import OAuthPending
 from .runtime import (
-    SETTING_CLIENT_ID,
     SETTING_OWNER,
     now_ts,
     runtime,
@@ -93,11 +102,12 @@ class SetupQuery(BaseModel):
 
 
 class SetupForm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # a Client ID copied from Spotify's dashboard often brings a space or a line break along
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     csrf_token: str = ""
     setup_token: str = Field("", max_length=200)
     client_id: str = Field(
-        pattern=r"^[A-Za-z0-9_-]{8,128}$",
+        pattern=CLIENT_ID_PATTERN,
         description="The Client ID shown on your app's page at developer.spotify.com.",
     )
 
@@ -281,6 +291,7 @@ def callback(query: CallbackQuery) -> Response:
         api.storage().sessions.delete(old)  # a fresh id at every sign-in (no fixation)
     value = rt.sessions.create(user_id, display_name)
     flask_session.clear()  # Flask's cookie (CSRF token, flashes) starts fresh with the new session
+    mark_proven(rt)
     api.audit("auth.sign_in", actor=user_id, owner_claimed=claimed)
     log.info("signed in", extra={"user": user_id})
     resp = redirect(_safe_next(pending.next_url))
@@ -402,27 +413,33 @@ def _setup_allowed(token: str) -> bool:
     return bool(expected and token and hmac.compare_digest(expected, token))
 
 
-def _setup_gate(token: str) -> Response | None:
+def _setup_mode(token: str) -> SetupMode | Response:
+    """How the setup page answers this request: a mode, or a redirect to sign in.
+
+    While setup is not finished (no client id, or a saved one that never signed anyone in,
+    e.g. mistyped) this machine and the holder of the one-time link may set it; others see
+    the saved id and a sign-in button. Once a sign-in worked, only the signed-in owner (or
+    ``soulspot setup --client-id`` on the server) changes it."""
     rt = runtime()
-    configured = rt.client_id()
-    if configured:
-        if rt.config.client_id:
-            return None  # page only explains; nothing can be changed here
-        user = api.current_user()
-        if user is None:
-            target = url_for("spotify.login", next=url_for("spotify.setup"))
-            return redirect(target)
-        if not user.is_owner:
-            raise Problem(403, "Owner only", "Only the owner can change the Spotify app.")
-        return None
-    if not _setup_allowed(token):
-        raise Problem(
-            403,
-            "Setup only from this machine",
-            "SoulSpot is not set up yet. Open this page on the machine that runs SoulSpot "
-            "(http://127.0.0.1), or use the setup link that `soulspot serve` printed.",
-        )
-    return None
+    if rt.config.client_id:
+        return "config"  # page only explains; nothing can be changed here
+    if needs_setup(rt):
+        if _setup_allowed(token):
+            return "edit"
+        if not rt.client_id():
+            raise Problem(
+                403,
+                "Setup only from this machine",
+                "SoulSpot is not set up yet. Open this page on the machine that runs SoulSpot "
+                "(http://127.0.0.1), or use the setup link that `soulspot serve` printed.",
+            )
+        return "sign_in"
+    user = api.current_user()
+    if user is None:
+        return redirect(url_for("spotify.login", next=url_for("spotify.setup")))
+    if not user.is_owner:
+        raise Problem(403, "Owner only", "Only the owner can change the Spotify app.")
+    return "edit"
 
 
 @bp.get("/setup")
@@ -430,14 +447,15 @@ def _setup_gate(token: str) -> Response | None:
 @validate(query=SetupQuery)
 def setup(query: SetupQuery) -> Any:
     rt = runtime()
-    refused = _setup_gate(query.token)
-    if refused is not None:
-        return refused
+    mode = _setup_mode(query.token)
+    if isinstance(mode, Response):
+        return mode
     return render_template(
         "spotify/setup.html",
+        mode=mode,
         redirect_uri=rt.redirect_uri(),
         client_id=rt.client_id(),
-        from_config=bool(rt.config.client_id),
+        unproven=client_id_source(rt) == "setup" and not client_id_proven(rt),
         setup_token=query.token,
         scopes=rt.config.scopes,
     )
@@ -448,19 +466,29 @@ def setup(query: SetupQuery) -> Any:
 @validate(form=SetupForm)
 def setup_save(form: SetupForm) -> Response:
     rt = runtime()
-    refused = _setup_gate(form.setup_token)
-    if refused is not None:
-        return refused
-    if rt.config.client_id:
+    mode = _setup_mode(form.setup_token)
+    if isinstance(mode, Response):
+        return mode
+    if mode == "config":
         raise Problem(
             409,
             "Set in the config file",
             "The client id comes from [plugins.spotify] client_id; change it there.",
         )
-    api.storage().settings.set(SETTING_CLIENT_ID, form.client_id)
-    rt.setup_token = None  # one time
-    api.audit("auth.setup_client_id", client_id=form.client_id)
-    log.info("spotify client id set up", extra={"client_id": form.client_id})
+    if mode != "edit":
+        raise Problem(
+            403,
+            "Setup only from this machine",
+            "Correct the client id on the machine that runs SoulSpot (http://127.0.0.1), "
+            "with the setup link `soulspot serve` prints each time it starts, or with "
+            "`soulspot setup --client-id ID`.",
+        )
+    try:
+        client_id = save_client_id(rt, form.client_id, via="setup_page")
+    except ClientIdError as exc:
+        raise Problem(422, "Not a client id", str(exc)) from None
+    rt.setup_token = None  # one time: `soulspot serve` prints a fresh one at its next start
+    log.info("spotify client id set up", extra={"client_id": client_id})
     flash("Saved. Now sign in with Spotify.", "ok")
     return redirect(url_for("spotify.login"))
 

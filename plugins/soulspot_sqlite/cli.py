@@ -7,6 +7,7 @@ applies (after a pre-migration backup when the backup plugin is enabled).
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -24,13 +25,14 @@ def _store() -> Any:
     return store
 
 
-def _guarded(command: Any) -> Any:
-    """Build the app with migrations held back and turn migration errors into exit 2."""
+def _guarded(command: Any, *, read_only: bool = False) -> Any:
+    """Build the app with migrations held back and turn migration errors into exit 2
+    (``read_only``: refuse a data directory without a database, see ``with_app``)."""
     import functools
 
     from soulspot.cli import with_app
 
-    inner = with_app(command)
+    inner = with_app(command, read_only=read_only)
 
     @functools.wraps(command)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -55,7 +57,7 @@ def register(cli: click.Group) -> None:
 
     @db.command("status")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
-    @_guarded
+    @functools.partial(_guarded, read_only=True)
     def status(as_json: bool) -> None:
         """Show each plugin's applied and newest schema version and pending migrations."""
         from .migrate import describe

@@ -15,7 +15,8 @@ from typing import Any, cast
 from flask import Flask
 
 from soulspot import api
-from soulspot.api import one_off_command
+from soulspot.api import one_off_command, read_only_command
+from soulspot.exceptions import ConfigError
 from soulspot.types import STAGE_IDENTIFY, AuditEvent, CheckResult, HealthCheck, Job, RequestPhase
 
 from .config import SqliteConfig
@@ -111,6 +112,13 @@ def build_storage(app: Flask) -> SqliteStorage:
         metrics_of(app),
         checkpoints_elsewhere=replica is not None and replica.owns_checkpoints,
     )
+    if read_only_command() and store.path is not None and not store.path.is_file():
+        # a wrong --data-dir must not look like an empty instance (and get a database)
+        raise ConfigError(
+            f"the data directory {api.data_dir(app)} has no database ({store.path} does not "
+            "exist). Is --data-dir (or [kernel] data_dir) right? `soulspot serve` creates "
+            "the database on its first start; nothing was created."
+        )
     api.set_state_for(EXTENSION, store, app)
     return store
 

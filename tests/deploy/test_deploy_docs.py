@@ -16,6 +16,7 @@ from soulspot.cli import cli
 
 DOCS = [
     REPO / "docs" / "deployment.md",
+    REPO / "docs" / "getting-started.md",
     REPO / "docs" / "performance.md",
     *sorted((REPO / "docs" / "operations").glob("*.md")),
 ]

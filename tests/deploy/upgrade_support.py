@@ -10,13 +10,10 @@ The version after it migrates further but never becomes ready, and cannot downgr
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
-
-from deploy_support import REPO
 
 import soulspot
 
@@ -83,13 +80,9 @@ def next_version(version: str, steps: int = 1) -> str:
 
 
 def _copy_tree(dest: Path) -> None:
-    dest.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (REPO / name).exists():
-            shutil.copy2(REPO / name, dest / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
-    shutil.copytree(REPO / "kernel", dest / "kernel", ignore=ignore)
-    shutil.copytree(REPO / "plugins", dest / "plugins", ignore=ignore)
+    from support.build_tree import copy_build_tree
+
+    copy_build_tree(dest)
 
 
 def start_wheel_build(work: Path, *, drill: int) -> tuple[subprocess.Popen[str], Path, str]:

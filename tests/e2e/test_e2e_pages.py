@@ -49,6 +49,18 @@ def test_first_run_setup_and_error_pages_are_clean(
     assert "/auth/setup" in page.url, page.url
     assert served.url + "/auth/callback" in page.locator("main").inner_text()
     check_page(page, watch, "first-run-setup")
+    # a mistyped client id: the provider refuses it, and SoulSpot leads back to setup
+    page.get_by_label("Client ID").fill("mistyped-client")
+    provider_origin = served.provider.authorize_url.split("/", 3)[:3]
+    # the browser asks the provider's error page for a favicon it does not have
+    watch.expected_failures.add("/".join(provider_origin) + "/favicon.ico")
+    page.get_by_role("button", name="Save and sign in").click()
+    page.wait_for_load_state()
+    assert page.url.startswith(served.provider.authorize_url), page.url
+    watch.take()  # the provider's error answer is logged as a failed load: expected here
+    page.goto("/")
+    assert "/auth/setup" in page.url, page.url
+    assert "mistyped-client" in page.locator("#client-id").inner_text()
     page.get_by_label("Client ID").fill(served.provider.client.client_id)
     page.get_by_role("button", name="Save and sign in").click()
     page.wait_for_url(f"{served.url}/")

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -33,34 +34,60 @@ def _sources() -> dict[str, Path]:
 
 
 @pytest.mark.slow
-def test_wheel_contains_every_module_and_template(tmp_path):
-    # build from a copy: never write build/ or *.egg-info into the shared working tree
+def test_make_dist_builds_a_complete_wheel_and_an_sdist(tmp_path):
+    """`make dist`, run in a copy of the tree (never write build/ or *.egg-info into the
+    shared working tree), with this test's environment as its venv."""
+    from support.build_tree import copy_build_tree, data_files
+
     src = tmp_path / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy2(REPO / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "kernel", src / "kernel", ignore=ignore)
-    shutil.copytree(REPO / "plugins", src / "plugins", ignore=ignore)
-    out = tmp_path / "dist"
+    copy_build_tree(src)
+    shutil.copy2(REPO / "Makefile", src / "Makefile")
+    venv = Path(sys.prefix)
     result = subprocess.run(
+        # -o: the venv is up to date (make must not reinstall it from the copy)
         [
-            sys.executable,
-            "-m",
-            "build",
-            "--wheel",
-            "--no-isolation",
-            "--outdir",
-            str(out),
+            "make",
+            "-C",
             str(src),
+            "-o",
+            f"{venv}/.installed-test",
+            "-o",
+            f"{venv}/.installed-run",
+            f"VENV={venv}",
+            "dist",
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    [wheel] = out.glob("soulspot-*-py3-none-any.whl")
+    out = src / "dist"
+    [sdist] = out.glob(f"soulspot-{soulspot.__version__}.tar.gz")
+    with tarfile.open(sdist) as tar:
+        in_sdist = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    for must in (
+        "pyproject.toml",
+        "LICENSE",
+        "kernel/soulspot/cli.py",
+        "plugins/soulspot_spotify/templates/spotify/setup.html",
+        "config/production.example.toml",
+        "deploy/systemd/soulspot.service",
+    ):
+        assert must in in_sdist, must
+    [wheel] = out.glob(f"soulspot-{soulspot.__version__}-py3-none-any.whl")
+    shipped = {
+        f"soulspot-{soulspot.__version__}.data/data/{target}/{Path(path).name}": REPO / path
+        for target, paths in data_files().items()
+        for path in paths
+    }
+    with zipfile.ZipFile(wheel) as zf:
+        for name, source in shipped.items():
+            assert zf.read(name) == source.read_bytes(), name  # docs and examples, as in git
+    targets = {name.split(".data/data/", 1)[1] for name in shipped}
+    assert {"share/doc/soulspot/production.example.toml", "share/doc/soulspot/deployment.md"} <= (
+        targets
+    )
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]

@@ -67,7 +67,7 @@ def test_the_one_time_token_printed_by_serve_opens_setup(
     from soulspot_spotify import plugin
 
     plugin.before_serve(fresh)
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # start-up lines go to stderr: stdout is JSON logs
     token = re.search(r"/auth/setup\?token=([\w-]+)", printed)
     assert token, printed
     remote = Browser(fresh, remote_addr=LAN)
@@ -80,12 +80,15 @@ def test_the_one_time_token_printed_by_serve_opens_setup(
         {"setup_token": token.group(1), "client_id": provider.client.client_id},
     )
     assert saved.status_code == 302
-    # one time: the token is spent, and the instance is now claimed
+    # one time: the token is spent; the saved id stays until someone corrects it
     again = Browser(fresh, remote_addr=LAN).post(
         "/auth/setup", {"setup_token": token.group(1), "client_id": "anotherclient"}
     )
-    assert again.status_code == 302
-    assert again.headers["Location"].startswith("/auth/login")
+    assert again.status_code == 403
+    assert "soulspot setup --client-id" in again.get_data(as_text=True)
+    assert audit_events(fresh, "auth.setup_client_id")[-1].details["client_id"] == (
+        provider.client.client_id
+    )
 
 
 def test_serve_prints_nothing_once_configured(
@@ -94,7 +97,8 @@ def test_serve_prints_nothing_once_configured(
     from soulspot_spotify import plugin
 
     plugin.before_serve(app)
-    assert "setup" not in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "setup" not in printed.out + printed.err
 
 
 def test_bad_client_id_is_a_validation_error(fresh: Flask) -> None:
@@ -130,7 +134,7 @@ def test_serve_prints_the_setup_link_for_the_port_it_serves_on(tmp_path: Path) -
     proc = subprocess.Popen(
         [str(soulspot), "--config", str(config), "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,  # the setup link is on stderr, JSON logs on stdout
         env=env,
         text=True,
     )

@@ -266,12 +266,10 @@ def test_db_commands(tmp_path, make_app):
     config = write_config(tmp_path, data)
     cli = lambda *a, **kw: run_cli("--config", str(config), *a, cwd=tmp_path, env=ONLY_SQLITE, **kw)  # noqa: E731
 
+    # status only reads: on a data dir without a database it says so and creates nothing
     status = cli("db", "status", "--json")
-    assert status.returncode == 0, status.stderr
-    report = json.loads(status.stdout)
-    sqlite_row = next(r for r in report["plugins"] if r["plugin"] == "sqlite")
-    # status never migrates: a brand-new database shows everything pending
-    assert sqlite_row["applied"] == 0 and report["pending"]
+    assert status.returncode == 2 and "has no database" in status.stderr, status.stderr
+    assert not (data / "soulspot.db").exists()
 
     up = cli("db", "upgrade")
     assert up.returncode == 0, up.stderr
