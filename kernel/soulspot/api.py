@@ -325,3 +325,66 @@ def building_one_off_command() -> Iterator[None]:
         yield
     finally:
         _ONE_OFF_COMMAND.reset(token)
+
+
+def effective_config() -> list[dict[str, Any]]:
+    """The effective configuration, as ``soulspot config show`` prints it: one
+    ``{key, value, source}`` per key (source: ``default``, ``file``, ``env NAME``, ...),
+    secrets masked. For pages that show an owner how SoulSpot is set up."""
+    from .config_docs import effective_config as rows
+
+    return rows(kernel().settings)
+
+
+def config_file() -> Path | None:
+    """The config file the effective configuration was read from (``None``: defaults only)."""
+    path = kernel().settings.path
+    return Path(path) if path is not None else None
+
+
+#: Where the documentation lives (the ``Documentation`` URL of the distribution's metadata).
+_DOCS_FALLBACK = "https://soulspot.invalid/docs/"
+
+
+@functools.cache
+def _docs_base() -> str:
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls: list[str] = list(metadata("soulspot").get_all("Project-URL") or [])
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        urls = []
+    for entry in urls:  # "Documentation, https://..."
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "documentation" and url.strip():
+            return url.strip().rstrip("/") + "/"
+    return _DOCS_FALLBACK
+
+
+def docs_url(page: str) -> str:
+    """The URL of a documentation page (``"backup.md#the-backups-page"``), for links in pages:
+    one place knows where the docs are published."""
+    return _docs_base() + page.lstrip("/")
+
+
+def body_limit(limit: Callable[[], int]) -> Callable[[F], F]:
+    """Let a view accept a request body larger than the app-wide cap (a backup upload):
+    ``limit()`` (called per request, in the app context) is the view's own cap in bytes. The
+    plugin that enforces body sizes reads the marker ``soulspot_body_limit``; the view is
+    still bounded (Flask's per-request ``max_content_length`` is set to the same cap)."""
+
+    def mark(view: F) -> F:
+        view.soulspot_body_limit = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def is_owner() -> bool:
+    """The current request may do what only the owner may (settings, restoring uploads): the
+    signed-in user is the owner, or no sign-in plugin is enabled and the request comes from
+    this machine (the kernel allows nothing else then)."""
+    if kernel().auth is None:
+        return is_local_request()
+    user = current_user()
+    return user is not None and user.is_owner

@@ -11,7 +11,7 @@ import pluggy
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from . import errors, inflight, web
+from . import errors, inflight, pages, web
 from .api import span
 from .config import (
     Settings,
@@ -66,6 +66,7 @@ def create_app(
     hook.init_app(app=app)
     web.install(app)
     app.register_blueprint(web.bp)
+    app.register_blueprint(pages.bp)
     for blueprints in hook.register_blueprints(app=app):
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)
