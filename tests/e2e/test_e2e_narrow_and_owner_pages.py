@@ -51,9 +51,12 @@ def test_phone_width_settings_api_docs_and_upload(
     page.wait_for_load_state("load")
     links = page.eval_on_selector_all("header nav a[href]", "els => els.map(e => e.href)")
     assert f"{served.url}/settings" in links and f"{served.url}/api-docs" in links, links
+    # Pages one click further in, with tables of their own.
+    deeper = ["/library/playlists", "/library/albums", "/library/changes", "/collection/files"]
     too_wide = {}
-    for href in links:
-        page.goto(href)
+    for href in [*links, *(served.url + path for path in deeper)]:
+        response = page.goto(href)
+        assert response is not None and response.ok, href
         width, viewport = _fits(page)
         if width > viewport:
             too_wide[href] = width

@@ -5,7 +5,10 @@ JavaScript; both for the owner only."""
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
+import shlex
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -97,3 +100,37 @@ def test_api_docs_render_every_operation_of_the_openapi_document(app: Flask) -> 
         for method in methods:
             assert f'{method.upper()}</span> <code class="op-path">{path}</code>' in text, path
     assert "BackupList" in text and 'href="/api/openapi.json"' in text
+
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "web-pages.md").read_text()
+
+
+def test_every_command_of_the_doc_runs_and_agrees_with_the_page(app: Flask, run_cli) -> None:
+    commands = [
+        shlex.split(line[2:])
+        for block in re.findall(r"```console\n(.*?)```", DOC, re.S)
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    ]
+    assert commands, "no commands in docs/web-pages.md"
+    env = {"SOULSPOT__BACKUP__PASSPHRASE": SECRET}
+    for args in commands:
+        assert args[0] == "soulspot", args
+        result = run_cli(args[1:], env=env, only=["sqlite", "backup"])
+        assert result.exit_code == 0, (args, result.output)
+        assert SECRET not in result.output
+    shown = json.loads(
+        run_cli(["config", "show", "--json"], env=env, only=["sqlite", "backup"]).stdout
+    )
+    by_key = {row["key"]: row["source"] for row in shown}
+    assert by_key["plugins.backup.passphrase"] == "env SOULSPOT__BACKUP__PASSPHRASE"
+    page = app.test_client().get("/settings", headers={"X-Test-User": "owner"})
+    assert (
+        _rows(page.get_data(as_text=True))["passphrase"][1] == by_key["plugins.backup.passphrase"]
+    )
+
+
+@pytest.mark.parametrize("path", sorted(set(re.findall(r"\(`(/[a-z/.-]+)`\)", DOC))))
+def test_every_page_the_doc_names_is_served(app: Flask, path: str) -> None:
+    resp = app.test_client().get(path, headers={"X-Test-User": "owner"})
+    assert resp.status_code == 200, path
