@@ -100,6 +100,11 @@ def _size(size: int) -> str:
     return f"{megabytes:,.2f} MB" if megabytes < 10 else f"{megabytes:,.1f} MB"
 
 
+def _cap(size: int) -> str:
+    """A configured limit, in the page's one unit, without false precision."""
+    return f"{size / 1_000_000:,.0f} MB"
+
+
 def _owner_only(what: str) -> None:
     if not api.is_owner():
         raise Problem(403, "Owner only", f"Only the owner of this SoulSpot may {what}.")
@@ -128,7 +133,7 @@ def make_blueprint() -> Blueprint:
             failure=svc.last_failure(),
             encrypted_default=svc.default_passphrase() is not None,
             docs_url=api.docs_url("backup.md"),
-            upload_cap=_size(svc.config.upload_max_bytes),
+            upload_cap=_cap(svc.config.upload_max_bytes),
             may_upload=api.is_owner(),
         )
 

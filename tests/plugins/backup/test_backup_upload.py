@@ -41,7 +41,7 @@ def _upload(client: FlaskClient, data: bytes, name: str, **fields: str) -> Any:
 def test_upload_restores_checks_and_words_errors_for_the_page(
     make_app: Any, tmp_path: Path
 ) -> None:
-    here = _app(make_app, tmp_path / "here", upload_max_bytes=1_048_576)
+    here = _app(make_app, tmp_path / "here", upload_max_bytes=2_097_152)
     other = _app(make_app, tmp_path / "other")
     insert_rows(here, 10)
     insert_rows(other, 30)
@@ -93,8 +93,12 @@ def test_upload_restores_checks_and_words_errors_for_the_page(
         content_type="multipart/form-data",
     )
     assert forged.status_code == 403  # no CSRF token
-    too_big = _upload(client, b"\0" * 1_100_000, own.path.name)
+    too_big = _upload(client, b"\0" * 2_200_000, own.path.name)
     assert too_big.status_code == 413
+    # ... while a body over the app-wide 1 MiB (max_body_bytes) reaches the restore's checks
+    junk = _upload(client, b"\0" * 1_500_000, own.path.name)
+    assert junk.status_code == 302
+    assert any(b.startswith("Not restored") for b in _banners(client))
     empty = _upload(client, b"", "soulspot.tar")
     assert empty.status_code == 422 and "Choose a backup archive" in empty.get_data(as_text=True)
     assert len(all_rows(here)) == 30
