@@ -370,8 +370,10 @@ def docs_url(page: str) -> str:
 def body_limit(limit: Callable[[], int]) -> Callable[[F], F]:
     """Let a view accept a request body larger than the app-wide cap (a backup upload):
     ``limit()`` (called per request, in the app context) is the view's own cap in bytes. The
-    plugin that enforces body sizes reads the marker ``soulspot_body_limit``; the view is
-    still bounded (Flask's per-request ``max_content_length`` is set to the same cap)."""
+    plugin that enforces body sizes reads the marker ``soulspot_body_limit``, and
+    ``@validate`` sets Flask's per-request ``max_content_length`` to the same cap before it
+    reads the form (Flask >= 3.1), so the view is bounded without that plugin too. Apply it
+    above ``@validate``."""
 
     def mark(view: F) -> F:
         view.soulspot_body_limit = limit  # type: ignore[attr-defined]

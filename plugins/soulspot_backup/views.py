@@ -218,7 +218,6 @@ def make_blueprint() -> Blueprint:
 
         _owner_only("restore an uploaded backup")
         cap = _upload_cap()
-        request.max_content_length = cap  # bounded even without the security plugin
         archive = request.files.get("archive")
         if form.confirm.strip() != CONFIRM_WORD:
             raise Problem(

@@ -122,3 +122,16 @@ def test_missing_backup_and_passphrase_errors_carry_no_cli_advice(
     client.post(f"/backups/{info.id}/verify", data={"csrf_token": token})
     (needs,) = _banners(client)
     assert "passphrase box" in needs and not CLI_ADVICE.search(needs), needs
+
+
+def test_upload_cap_holds_without_the_security_plugin(make_app: Any, tmp_path: Path) -> None:
+    app: Flask = make_app(
+        {"plugins": {"backup": {"upload_max_bytes": 1_048_576}}},
+        disable=[*DISABLE, "security"],
+        data_dir=tmp_path / "d",
+    )
+    client = app.test_client()
+    form = {"confirm": "restore", "archive": (io.BytesIO(b"\0" * 1_200_000), "soulspot.tar")}
+    resp = client.post("/backups/upload", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 413
+    assert not [p for p in service(app).dir.iterdir() if p.name.startswith(".upload-")]
