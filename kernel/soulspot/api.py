@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -102,15 +103,19 @@ __all__ = [
     "audit",
     "auth_enabled",
     "bearer_token",
+    "body_limit",
     "building_one_off_command",
     "claim_data_dir",
     "client_ip",
+    "config_file",
     "config_for",
     "config_path",
     "current_session_key",
     "current_user",
     "data_dir",
     "data_dir_holder",
+    "docs_url",
+    "effective_config",
     "enabled_plugins",
     "ends_session",
     "exempt_from_limits",
@@ -121,6 +126,7 @@ __all__ = [
     "is_local_request",
     "is_loopback",
     "is_measured",
+    "is_owner",
     "is_probe",
     "is_public",
     "is_session_ending",
@@ -474,6 +480,8 @@ def current_session_key() -> str | None:
     if not isinstance(state.auth, SessionKeySource):
         return None
     return state.auth.session_key()
+
+
 def point_in_time_source(app: Any = None) -> PointInTimeSource | None:
     """The database's continuous replica (hook ``point_in_time_source``), or ``None`` when
     replication is off. ``app`` defaults to the current app (the storage plugin asks while
@@ -489,3 +497,68 @@ def announce(message: str) -> None:
     from .console import announce as write
 
     write(message)
+
+
+def effective_config() -> list[dict[str, Any]]:
+    """The effective configuration, as ``soulspot config show`` prints it: one
+    ``{key, value, source}`` per key (source: ``default``, ``file``, ``env NAME``, ...),
+    secrets masked. For pages that show an owner how SoulSpot is set up."""
+    from .config_docs import effective_config as rows
+
+    return rows(_state().settings)
+
+
+def config_file() -> Path | None:
+    """The config file the effective configuration was read from (``None``: defaults only)."""
+    path = _state().settings.path
+    return Path(path) if path is not None else None
+
+
+#: Where the documentation lives (the ``Documentation`` URL of the distribution's metadata).
+_DOCS_FALLBACK = "https://soulspot.invalid/docs/"
+
+
+@functools.cache
+def _docs_base() -> str:
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls: list[str] = list(metadata("soulspot").get_all("Project-URL") or [])
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        urls = []
+    for entry in urls:  # "Documentation, https://..."
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "documentation" and url.strip():
+            return url.strip().rstrip("/") + "/"
+    return _DOCS_FALLBACK
+
+
+def docs_url(page: str) -> str:
+    """The URL of a documentation page (``"backup.md#the-backups-page"``), for links in pages:
+    one place knows where the docs are published."""
+    return _docs_base() + page.lstrip("/")
+
+
+def body_limit(limit: Callable[[], int]) -> Callable[[F], F]:
+    """Let a view accept a request body larger than the app-wide cap (a backup upload):
+    ``limit()`` (called per request, in the app context) is the view's own cap in bytes. The
+    plugin that enforces body sizes reads the marker ``soulspot_body_limit``, and
+    ``@validate`` sets Flask's per-request ``max_content_length`` to the same cap before it
+    reads the form (Flask >= 3.1), so the view is bounded without that plugin too. Apply it
+    above ``@validate``."""
+
+    def mark(view: F) -> F:
+        view.soulspot_body_limit = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def is_owner() -> bool:
+    """The current request may do what only the owner may (settings, restoring uploads): the
+    signed-in user is the owner, or no sign-in plugin is enabled and the request comes from
+    this machine (the kernel allows nothing else then)."""
+    if _state().auth is None:
+        return is_local_request()
+    user = current_user()
+    return user is not None and user.is_owner

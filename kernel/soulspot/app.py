@@ -11,7 +11,7 @@ import pluggy
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from . import errors, inflight, pipeline, web
+from . import errors, inflight, pages, pipeline, web
 from .api import read_only_command, span
 from .config import (
     Settings,
@@ -77,6 +77,7 @@ def create_app(
     middleware = [m for group in hook.wsgi_middleware(app=app) for m in (group or ())]
     state.middleware = pipeline.wrap(app, middleware)
     app.register_blueprint(web.bp)
+    app.register_blueprint(pages.bp)
     for blueprints in hook.register_blueprints(app=app):
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)

@@ -111,6 +111,11 @@ def validate(
                     )
                 kwargs["body"] = _parse(body, data, "request body")
             if form is not None:
+                # A view's own cap (soulspot.api.body_limit) bounds the form while Werkzeug
+                # reads it, with or without the plugin that enforces the app-wide one.
+                limit = getattr(wrapped, "soulspot_body_limit", None)
+                if callable(limit):
+                    request.max_content_length = int(limit())
                 fields = _multi(request.form)
                 if CSRF_FIELD not in form.model_fields:
                     fields.pop(CSRF_FIELD, None)

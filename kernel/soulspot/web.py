@@ -52,6 +52,8 @@ def _nav() -> list[NavItem]:
         items = [
             NavItem("Dashboard", "kernel.dashboard", 0),
             NavItem("Plugins", "kernel.plugins_page", 900),
+            NavItem("Settings", "kernel_pages.settings_page", 950),
+            NavItem("API docs", "kernel_pages.api_docs", 960),
         ]
         for group in kernel_state().hook.nav_items(app=app):
             items.extend(group or ())

@@ -76,6 +76,15 @@ class BackupConfig(BaseModel):
         ),
     )
 
+    upload_max_bytes: int = Field(
+        2_147_483_648,
+        ge=1_048_576,
+        description=(
+            "Largest archive the Backups page accepts as an upload to restore (bytes); a "
+            "larger upload is refused with 413 before it is stored."
+        ),
+    )
+
     @field_validator("cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:

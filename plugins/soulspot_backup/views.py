@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 from flask import (
@@ -13,11 +14,13 @@ from flask import (
     jsonify,
     redirect,
     render_template,
+    request,
     send_file,
     url_for,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from soulspot import api
 from soulspot.errors import Problem
 from soulspot.validation import NoParams, PageParams, validate
 
@@ -25,6 +28,7 @@ from .archive import BackupError, NeedsPassphrase, WrongPassphrase, valid_id
 from .commands import age
 from .folder import BackupInfo
 from .service import BackupService, service
+from .web_text import for_web
 
 CONFIRM_WORD = "restore"
 
@@ -56,6 +60,19 @@ class DeleteForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class UploadForm(BaseModel):
+    """The archive itself is the multipart file field ``archive``."""
+
+    model_config = ConfigDict(extra="ignore")
+    confirm: str = Field(description=f"Must be the word '{CONFIRM_WORD}'.")
+    passphrase: str = Field("", max_length=1024, description="Passphrase of an encrypted archive.")
+    force_unsigned: bool = Field(
+        False,
+        description="Restore even an archive this install cannot authenticate (unsigned, or "
+        "signed with another machine's key): its checksums and schema are still checked.",
+    )
+
+
 class BackupOut(BaseModel):
     id: str
     file: str
@@ -82,16 +99,27 @@ def _find(backup_id: str) -> BackupInfo:
     try:
         return _svc().get(backup_id)
     except BackupError as exc:
-        raise Problem(404, "No such backup", str(exc)) from None
+        raise Problem(404, "No such backup", for_web(str(exc))) from None
 
 
+#: Sizes on the page are in one unit, MB (10**6 bytes), so a column compares at a glance.
 def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return str(size)
+    megabytes = size / 1_000_000
+    return f"{megabytes:,.2f} MB" if megabytes < 10 else f"{megabytes:,.1f} MB"
+
+
+def _cap(size: int) -> str:
+    """A configured limit, in the page's one unit, without false precision."""
+    return f"{size / 1_000_000:,.0f} MB"
+
+
+def _owner_only(what: str) -> None:
+    if not api.is_owner():
+        raise Problem(403, "Owner only", f"Only the owner of this SoulSpot may {what}.")
+
+
+def _upload_cap() -> int:
+    return _svc().config.upload_max_bytes
 
 
 def make_blueprint() -> Blueprint:
@@ -122,6 +150,9 @@ def make_blueprint() -> Blueprint:
             encrypted_default=svc.default_passphrase() is not None,
             point_window=(window() or {}) if replicated else None,
             point_report=point_report,
+            docs_url=api.docs_url("backup.md"),
+            upload_cap=_cap(svc.config.upload_max_bytes),
+            may_upload=api.is_owner(),
         )
 
     @bp.get("/api/backups")
@@ -135,7 +166,7 @@ def make_blueprint() -> Blueprint:
         try:
             info = _svc().create("manual", form.passphrase or None)
         except BackupError as exc:
-            flash(f"Backup failed: {exc}", "error")
+            flash(f"Backup failed: {for_web(str(exc))}", "error")
         else:
             flash(f"Backup {info.id} taken and verified ({_size(info.size)}).", "ok")
         return redirect(url_for("backup.index"))  # type: ignore[return-value]
@@ -147,7 +178,7 @@ def make_blueprint() -> Blueprint:
         try:
             problems = _svc().verify(backup_id, form.passphrase or None)
         except (NeedsPassphrase, WrongPassphrase) as exc:
-            flash(str(exc), "error")
+            flash(for_web(str(exc)), "error")
         else:
             if problems:
                 flash(f"Backup {backup_id} is damaged: {'; '.join(problems)}", "error")
@@ -180,7 +211,7 @@ def make_blueprint() -> Blueprint:
         try:
             summary = _svc().restore(backup_id, form.passphrase or None)
         except BackupError as exc:
-            flash(f"Not restored: {exc}", "error")
+            flash(f"Not restored: {for_web(str(exc))}", "error")
         else:
             flash(
                 f"Backup {backup_id} restored. The state before it is kept in "
@@ -233,6 +264,40 @@ def make_blueprint() -> Blueprint:
         _find(backup_id)
         _svc().delete(backup_id)
         flash(f"Backup {backup_id} deleted.", "ok")
+        return redirect(url_for("backup.index"))  # type: ignore[return-value]
+
+    @bp.post("/backups/upload")
+    @api.body_limit(_upload_cap)
+    @validate(form=UploadForm, summary="Restore an uploaded archive (type 'restore' to confirm).")
+    def upload(form: UploadForm) -> Response:
+        from .upload import display_name, staged
+
+        _owner_only("restore an uploaded backup")
+        cap = _upload_cap()
+        archive = request.files.get("archive")
+        if form.confirm.strip() != CONFIRM_WORD:
+            raise Problem(
+                422,
+                "Confirmation missing",
+                f"Type the word '{CONFIRM_WORD}' to confirm; nothing was changed.",
+            )
+        name = display_name(archive.filename if archive is not None else None)
+        svc = _svc()
+        with staged(svc.dir, archive.stream if archive else io.BytesIO(), name, cap) as path:
+            try:
+                summary = svc.restore(
+                    str(path), form.passphrase or None, force_unsigned=form.force_unsigned
+                )
+            except BackupError as exc:
+                flash(f"Not restored: {for_web(str(exc), uploaded=(str(path), name))}", "error")
+                return redirect(url_for("backup.index"))  # type: ignore[return-value]
+        forced = bool(summary.get("forced_unsigned"))
+        note = " It could not be authenticated; restored as you asked." if forced else ""
+        flash(
+            f"The uploaded archive {name!r} was restored.{note} The state before it is kept in "
+            f"{summary['pre_restore']}.",
+            "ok",
+        )
         return redirect(url_for("backup.index"))  # type: ignore[return-value]
 
     return bp

@@ -96,11 +96,17 @@ class Guard:
     def __call__(self) -> Response | None:
         req = request
         length = req.content_length
-        if length is not None and length > self.max_body:
+        max_body = self.max_body
+        view = current_app.view_functions.get(req.endpoint or "")
+        own_limit = getattr(view, "soulspot_body_limit", None)  # soulspot.api.body_limit
+        if callable(own_limit):
+            max_body = int(own_limit())
+            req.max_content_length = max_body  # also bounds a body without Content-Length
+        if length is not None and length > max_body:
             raise Problem(
                 413,
                 "Request too large",
-                f"The request body has {length} bytes; at most {self.max_body} are accepted.",
+                f"The request body has {length} bytes; at most {max_body} are accepted.",
                 type_=PROBLEM_TYPE_BASE + "too-large",
             )
         if req.method in SAFE_METHODS:

@@ -28,8 +28,8 @@ def test_page_lists_backups_with_size_age_trigger_and_state(make_app: Any, tmp_p
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert info.id in html and "manual" in html and "verified" in html
-    assert re.search(r"<td>\d+s</td>", html)  # age
-    assert re.search(r"<td>[\d.]+ KB</td>", html)  # size
+    assert re.search(r'<td data-label="Age">\d+s</td>', html)  # age
+    assert re.search(r'<td data-label="Size" title="\d+ bytes">\d+\.\d+ MB</td>', html)  # size
     assert 'data-confirm-text="restore"' in html
     assert "<script>" not in html and 'style="' not in html and "<style" not in html
     # every input has a label

@@ -116,7 +116,10 @@ def test_first_account_becomes_owner_and_a_second_account_is_refused(
     stranger = Browser(app)
     refused = stranger.sign_in()
     assert refused.status_code == 403
-    assert "belongs to someone else" in refused.get_data(as_text=True)
+    refusal_page = refused.get_data(as_text=True)
+    assert "belongs to someone else" in refusal_page
+    # no link that leads back into sign-in as the refused account; only "another account"
+    assert 'href="/"' not in refusal_page and "switch=1" in refusal_page
     assert stranger.cookie() is None
     assert _token_row(app, "bob") is None
     refusals = [e for e in audit_events(app, "auth.sign_in") if e.outcome == "refused"]
