@@ -158,8 +158,12 @@ def test_a_restore_from_the_page_pauses_litestream_and_it_resumes_on_the_restore
     with browser.open(request, timeout=120) as answer:
         assert "Database restored as of" in answer.read().decode()
     assert read_rows(db, "kept") == ["before the restore"]
+    # /health answers from its cache for a moment: wait for an answer made after the swap
     after = poll(
-        "litestream again", lambda: server.replication().get("running") and server.litestream_pid()
+        "litestream again",
+        lambda: server.replication().get("running")
+        and server.litestream_pid() != before
+        and server.litestream_pid(),
     )
     assert after != before  # stopped for the swap, started on the restored file
     write_rows(db, "kept", ["after the restore"])

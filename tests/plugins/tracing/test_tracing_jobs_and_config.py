@@ -164,11 +164,17 @@ def test_spans_are_exported_in_batches_as_the_otel_bsp_variables_say(
     )
 
     def sizes() -> list[int]:
-        counts = []
+        """Batch sizes from the first batch holding a request's span on: building the app
+        flushes its start-up spans (migrations) as it goes, which is not under test here."""
+        counts, requests_seen = [], False
         for body in list(receiver.raw):
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
-            counts.append(sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans))
+            scopes = [s for r in request.resource_spans for s in r.scope_spans]
+            names = [span.name for s in scopes for span in s.spans]
+            requests_seen = requests_seen or any(n.startswith("GET ") for n in names)
+            if requests_seen:
+                counts.append(len(names))
         return counts
 
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8")
@@ -177,7 +183,7 @@ def test_spans_are_exported_in_batches_as_the_otel_bsp_variables_say(
     client = app.test_client()
     for n in range(20):  # a query string: through Flask, not the observability fast path
         assert client.get(f"/health/live?n={n}").status_code == 200
-    receiver.wait_for(lambda spans: len(spans) >= 16)
+    receiver.wait_for(lambda _spans: len(sizes()) >= 2)
     assert sizes() and all(size == 8 for size in sizes()), sizes()
     flush(app)
     assert all(size <= 8 for size in sizes())
