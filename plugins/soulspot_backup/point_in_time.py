@@ -106,7 +106,7 @@ def describe(path: Path) -> dict[str, Any]:
             )
         ]
         rows = {
-            name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # noqa: S608 - names from sqlite_master
+            name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # noqa: S608  # nosec B608 - names from sqlite_master
             for name in names
         }
     finally:
