@@ -5,6 +5,7 @@ run``, and docs that say where ``make run`` put the command."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Callable
@@ -92,11 +93,19 @@ def test_serve_says_the_port_is_taken_without_a_traceback(
     assert "PORT=8766 make run" in result.output and "Traceback" not in result.output
 
 
+# Under `make test` these reach pytest from the outer make; the recipe under test must not
+# see them (MAKELEVEL makes make print "Leaving directory", PORT would set the port).
+INHERITED_FROM_MAKE = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PORT")
+
+
 def test_make_run_takes_port_from_the_environment() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_FROM_MAKE}
+
     def recipe(*args: str) -> str:
         done = subprocess.run(
-            ["make", "-n", "run", *args],
+            ["make", "--no-print-directory", "-n", "run", *args],
             cwd=REPO,
+            env=env,
             capture_output=True,
             text=True,
             check=True,

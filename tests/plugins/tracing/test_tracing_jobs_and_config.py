@@ -184,7 +184,9 @@ def test_spans_are_exported_in_batches_as_the_otel_bsp_variables_say(
     for n in range(20):  # a query string: through Flask, not the observability fast path
         assert client.get(f"/health/live?n={n}").status_code == 200
     receiver.wait_for(lambda _spans: len(sizes()) >= 2)
-    assert sizes() and all(size == 8 for size in sizes()), sizes()
+    # Full batches, no export per request; a short batch may trail (spans the app made
+    # while it started up reach the queue with the requests').
+    assert sizes().count(8) >= 2 and max(sizes()) <= 8, sizes()
     flush(app)
     assert all(size <= 8 for size in sizes())
     live = [s for s in receiver.spans if s.name == "GET /health/live"]
