@@ -72,7 +72,7 @@ class Recorder:
     @hookimpl
     def startup(self, app: Flask) -> None:
         self.calls.append("startup")
-        app.config["RECORDER_STARTUP_HAD_CONTEXT"] = api.kernel().storage is self.store
+        app.config["RECORDER_STARTUP_HAD_CONTEXT"] = api.storage() is self.store
 
     @hookimpl
     def audit_event(self, app: Flask, event: AuditEvent) -> None:

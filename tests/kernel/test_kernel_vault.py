@@ -88,7 +88,7 @@ def test_a_plugin_reads_the_vault_and_hears_of_syncs(make_app):
         assert vault.playlist_entries("p1")[0].track == TRACK
         assert vault.liked()[0].added_at == WHEN
         changes = SyncChanges("run1", WHEN, frozenset({"t1"}), frozenset({"p1"}), True)
-        api.kernel().hook.library_synced(app=app, changes=changes)
+        api.hook(app).library_synced(app=app, changes=changes)
     assert listener.heard == [changes]
 
 

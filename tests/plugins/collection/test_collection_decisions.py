@@ -48,7 +48,7 @@ def standing(app):
 def fire_sync(app, track_ids):
     changes = SyncChanges("run-1", dt.datetime.now(dt.UTC), frozenset(track_ids), frozenset(), True)
     with app.app_context():
-        api.kernel().hook.library_synced(app=app, changes=changes)
+        api.hook(app).library_synced(app=app, changes=changes)
 
 
 def test_each_track_ends_matched_review_or_missing(setup):

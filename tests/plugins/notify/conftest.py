@@ -32,4 +32,4 @@ def drain(app: Flask) -> None:
     from soulspot import api
 
     with app.app_context():
-        api.kernel().hook.shutdown(app=app)
+        api.hook(app).shutdown(app=app)

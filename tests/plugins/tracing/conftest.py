@@ -34,4 +34,4 @@ def flush(app: Flask) -> None:
     from soulspot import api
 
     with app.app_context():
-        api.kernel().hook.shutdown(app=app)
+        api.hook(app).shutdown(app=app)
