@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("soulspot.sqlite")
@@ -42,13 +43,20 @@ class SessionsEnded:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def changed(self) -> bool:
-        """Whether some process ended sessions since the last call that answered True."""
+    def unchanged(self) -> bool:
+        """Whether the file is as it was last seen. Only a system call: callers make it
+        without holding their locks (threads serving sessions queue on none)."""
+        return self.signature() == self.seen
+
+    def act_on_change(self, drop: Callable[[], None]) -> None:
+        """Call ``drop`` if the file changed since it was last seen, *then* remember the new
+        state: a thread for which :meth:`unchanged` is true meanwhile finds whatever
+        ``drop`` removed already gone. Call it under the lock that guards what ``drop``
+        empties."""
         current = self.signature()
-        if current == self.seen:
-            return False
-        self.seen = current
-        return True
+        if current != self.seen:
+            drop()
+            self.seen = current
 
     def announce(self) -> None:
         """Tell every process that sessions were ended (call after the commit). Never

@@ -123,18 +123,24 @@ class SqliteSessionStore:
         )
 
     def _still_valid(self) -> bool:
-        """False (and the cache emptied) when another process ended sessions since."""
+        """False (and the cache emptied) when another process ended sessions since. The
+        ``stat`` runs outside the lock (every signed-in request makes it: under the lock,
+        request threads queued behind each other's system call)."""
+        if self.ended.unchanged():
+            return True
         with self._lock:
-            if not self.ended.changed():
-                return True
-            self._generation += 1
-            self._cached.clear()
-            return False
+            self.ended.act_on_change(self._drop_all)
+        return False
+
+    def _drop_all(self) -> None:
+        self._generation += 1
+        self._cached.clear()
 
     def get(self, session_id: str) -> SessionRecord | None:
-        cached = self._cached.get(session_id)
-        if cached is not None and cached[1] > self.clock() and self._still_valid():
-            return cached[0]
+        if self._still_valid():  # before the look-up: see _still_valid
+            cached = self._cached.get(session_id)
+            if cached is not None and cached[1] > self.clock():
+                return cached[0]
         generation = self._generation
         row = self._db.execute_sql(
             "SELECT id, user_id, created_at, last_seen, expires_at, ip, user_agent, data "
