@@ -1,10 +1,11 @@
 """Point-in-time replication (the `replication` plugin's Litestream), measured in one run.
 
     .venv/bin/python bench/replication.py [--quick] [--trials 20] [--seconds 5]
-        [--restore-mb 1024] [--json]
+        [--restore-mb 1024] [--sync-interval 1s] [--monitor-interval 100ms] [--json]
 
 * **RPO**: 4 writer threads commit rows stamped with their commit time while the plugin's
-  supervisor runs Litestream with the plugin's defaults (sync 1 s, monitor 100 ms). At a
+  supervisor runs Litestream with the plugin's defaults (sync 1 s, monitor 100 ms;
+  ``--sync-interval`` and ``--monitor-interval`` set others). At a
   random moment the writer process *and* Litestream get SIGKILL at once and the data dir is
   deleted (the machine is gone); the database is restored from the replica. Lost = the last
   acknowledged commit time minus the newest commit time in the restored copy. p50/p99/max
@@ -40,6 +41,12 @@ from soulspot_replication.config import ReplicationConfig
 from soulspot_replication.litestream import Litestream, write_config
 
 WRITERS = 4
+#: ``--sync-interval`` and ``--monitor-interval`` of this run (the plugin's defaults unless
+#: given), for the writer processes.
+INTERVALS = {
+    "sync": str(ReplicationConfig.model_fields["sync_interval"].default),
+    "monitor": str(ReplicationConfig.model_fields["monitor_interval"].default),
+}
 
 
 def _connect(db: Path, replicated: bool) -> sqlite3.Connection:
@@ -64,7 +71,11 @@ def child(args: argparse.Namespace) -> None:
     if replicated:
         from soulspot_replication.supervisor import Supervisor
 
-        cfg = ReplicationConfig(replica_url=f"file://{args.replica}")
+        cfg = ReplicationConfig(
+            replica_url=f"file://{args.replica}",
+            sync_interval=args.sync_interval,
+            monitor_interval=args.monitor_interval,
+        )
         supervisor = Supervisor(cfg, write_config(db.parent / "replication", db, cfg))
         supervisor.start()
         while supervisor.pid is None or not supervisor.running:
@@ -117,7 +128,9 @@ def child(args: argparse.Namespace) -> None:
 
 def _spawn(db: Path, replica: Path, replicate: bool, seconds: float) -> subprocess.Popen[str]:
     cmd = [sys.executable, __file__, "--child", "--db", str(db), "--replica", str(replica)]
-    cmd += ["--seconds", str(seconds)] + (["--replicate"] if replicate else [])
+    cmd += ["--seconds", str(seconds), "--sync-interval", INTERVALS["sync"]]
+    cmd += ["--monitor-interval", INTERVALS["monitor"]]
+    cmd += ["--replicate"] if replicate else []
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
@@ -214,6 +227,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--restore-mb", type=int, default=1024)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--sync-interval",
+        default=INTERVALS["sync"],
+        help="[plugins.replication] sync_interval for the run (default: the plugin's)",
+    )
+    parser.add_argument(
+        "--monitor-interval",
+        default=INTERVALS["monitor"],
+        help="[plugins.replication] monitor_interval for the run (default: the plugin's)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--replicate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -224,7 +247,12 @@ def main() -> None:
         return
     if args.quick:
         args.trials, args.seconds, args.restore_mb = 5, 2.0, 64
-    results: dict[str, Any] = {"load_before": os.getloadavg()[0]}
+    INTERVALS.update(sync=args.sync_interval, monitor=args.monitor_interval)
+    results: dict[str, Any] = {
+        "load_before": os.getloadavg()[0],
+        "sync_interval": args.sync_interval,
+        "monitor_interval": args.monitor_interval,
+    }
     with tempfile.TemporaryDirectory(prefix="soulspot-bench-replication-") as tmp:
         root = Path(tmp)
         losses = []
@@ -257,8 +285,9 @@ def main() -> None:
     rpo, w, r = results["rpo"], results["writers"], results["restore"]
     print(f"load average: {results['load_before']:.1f} before, {results['load_after']:.1f} after")
     print(
-        f"RPO over {rpo['trials']} trials: p50 {rpo['p50_s']:.2f} s, p99 {rpo['p99_s']:.2f} s, "
-        f"max {rpo['max_s']:.2f} s (goal p99 <= 1 s)"
+        f"RPO over {rpo['trials']} trials (sync_interval {results['sync_interval']}, "
+        f"monitor_interval {results['monitor_interval']}): p50 {rpo['p50_s']:.2f} s, "
+        f"p99 {rpo['p99_s']:.2f} s, max {rpo['max_s']:.2f} s (goal p99 <= 1 s)"
     )
     print(
         f"writers off: {w['off']['per_second']:.0f}/s p99 {w['off']['p99_ms']:.2f} ms; "

@@ -57,6 +57,8 @@ def test_create_lists_verifies_and_audits(make_app: Any, tmp_path: Path) -> None
     # no temp files left behind; only the archive and the state file
     leftovers = {p.name for p in svc.dir.iterdir()} - {info.path.name, "state.json", ".lock"}
     assert leftovers == set()
+    # the state file names every backup and its checks: the owner's alone (issue 15 item 8)
+    assert (svc.dir / "state.json").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ fight it (a dry run of ``--latest`` holds every committed row, the backup verifi
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -144,10 +145,21 @@ def test_a_restore_from_the_page_pauses_litestream_and_it_resumes_on_the_restore
     server, _config, _env = s3_server
     keys = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
     db = server.data_dir / "soulspot.db"
-    write_rows(db, "kept", ["before the restore"])
+    written = write_rows(db, "kept", ["before the restore"])
     poll("the row in the replica", lambda: server.replica_rows("kept", keys))
     before = server.litestream_pid()
-    latest = poll("the window", lambda: server.replication().get("window"))["latest"]
+
+    def a_whole_second_later() -> str | None:
+        """The window's end, once its whole second (the picker's resolution) is after the
+        write: other writes ("tick") move the end on until then."""
+        write_rows(db, "tick", ["tick"])
+        window = server.replication().get("window")
+        latest = window["latest"] if window else None
+        if latest and dt.datetime.fromisoformat(latest[:19] + "+00:00").timestamp() > written:
+            return str(latest)
+        return None
+
+    latest = poll("the window past the write", a_whole_second_later)
     form = urllib.parse.urlencode({"at": latest[:19], "confirm": "restore"}).encode()
     request = urllib.request.Request(
         f"{server.url}/backups/restore-point",
