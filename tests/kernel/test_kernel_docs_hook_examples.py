@@ -72,9 +72,9 @@ def test_audit_event_example(make_app, caplog):
 def test_backup_sources_example(make_app, tmp_path):
     app = make_app(plugins=[("notes", example("backup_sources"))], only=[])
     with app.app_context():
-        from soulspot.api import data_dir, kernel
+        from soulspot.api import data_dir, hook
 
-        [[source]] = kernel().hook.backup_sources(app=app)
+        [[source]] = hook(app).backup_sources(app=app)
         folder = data_dir() / "notes-files"
     folder.mkdir(parents=True)
     (folder / "a.txt").write_text("kept")

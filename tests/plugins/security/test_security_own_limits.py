@@ -21,7 +21,9 @@ class OwnLimitPlugin:
     """A third-party plugin that limits its own route with flask-limiter, as its docs say."""
 
     def __init__(self) -> None:
-        self.limiter = Limiter(key_func=get_remote_address, default_limits=[])
+        self.limiter = Limiter(
+            key_func=get_remote_address, default_limits=[], storage_uri="memory://"
+        )
 
     @hookimpl
     def manifest(self) -> PluginManifest:
