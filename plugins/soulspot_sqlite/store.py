@@ -137,7 +137,7 @@ class SqliteSessionStore:
         self._cached.clear()
 
     def get(self, session_id: str) -> SessionRecord | None:
-        if self._still_valid():  # before the look-up: see _still_valid
+        if self._still_valid():  # first: an entry looked up before it may predate a revocation
             cached = self._cached.get(session_id)
             if cached is not None and cached[1] > self.clock():
                 return cached[0]
