@@ -24,6 +24,7 @@ Order (each step says what the operator sees when it fails):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -97,8 +98,15 @@ def run(
                 svc, path, ident, in_folder, passphrase, work, progress, force_unsigned, skip_config
             )
             pre_passphrase = passphrase if is_encrypted(path) else None
+            # With replication on, Litestream must not watch the file while it is swapped:
+            # it would keep the replaced file's WAL open and ship nothing from then on.
+            replica = api.point_in_time_source()
+            paused = replica.paused() if replica is not None else contextlib.nullcontext()
             try:
-                with api.maintenance(f"restoring backup {ident}", drain_seconds=DRAIN_SECONDS):
+                with (
+                    api.maintenance(f"restoring backup {ident}", drain_seconds=DRAIN_SECONDS),
+                    paused,
+                ):
                     return _replace(svc, ident, plan, work, pre_passphrase, progress)
             except StillBusy as exc:
                 message = f"backup {ident} was not restored: {exc}; nothing was changed"

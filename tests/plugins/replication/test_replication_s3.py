@@ -183,3 +183,40 @@ def test_a_restore_from_the_page_pauses_litestream_and_it_resumes_on_the_restore
         "replication going on from the restored file",
         lambda: server.replica_rows("kept", keys) == ["before the restore", "after the restore"],
     )
+
+
+def test_a_snapshot_restore_from_the_page_pauses_litestream_too(s3_server):
+    """A restore of an archive swaps the database file as a point-in-time restore does:
+    Litestream stops for the swap and carries on from the restored file (left running, it
+    kept the replaced file's WAL and shipped nothing more)."""
+    server, config, env = s3_server
+    keys = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
+    db = server.data_dir / "soulspot.db"
+    write_rows(db, "snap", ["in the archive"])
+    cli_env = {"SOULSPOT_CONFIG": str(config), "SOULSPOT__KERNEL__DATA_DIR": str(server.data_dir)}
+    cli_env |= env
+    cli_env["AWS_CA_BUNDLE"] = None  # see replication_support.environment
+    made = CliRunner().invoke(cli, ["backup", "create"], env=cli_env)
+    assert made.exit_code == 0, made.output
+    backup_id = made.stdout.strip().splitlines()[-1]
+    before = server.litestream_pid()
+    request = urllib.request.Request(
+        f"{server.url}/backups/{backup_id}/restore",
+        data=urllib.parse.urlencode({"confirm": "restore"}).encode(),
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": server.url},
+    )
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # the flash
+    with browser.open(request, timeout=120) as answer:
+        assert f"Backup {backup_id} restored" in answer.read().decode()
+    after = poll(
+        "litestream on the restored file",
+        lambda: server.replication().get("running")
+        and server.litestream_pid() != before
+        and server.litestream_pid(),
+    )
+    assert after != before
+    write_rows(db, "snap", ["after the restore"])
+    poll(
+        "writes after the restore in the replica",
+        lambda: server.replica_rows("snap", keys) == ["in the archive", "after the restore"],
+    )
