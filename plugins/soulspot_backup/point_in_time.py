@@ -38,14 +38,15 @@ def parse_when(text: str) -> dt.datetime:
     value = text.strip()
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # the machine's local time
+        # a moment at the very ends of the calendar has no UTC (OverflowError)
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise ValueError(
             f"{text!r} is not an ISO 8601 moment; expected e.g. 2026-12-03T17:20:00Z or "
             "2026-12-03T18:20:00+01:00"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # the machine's local time
-    return moment.astimezone(dt.UTC)
 
 
 def iso(moment: dt.datetime) -> str:

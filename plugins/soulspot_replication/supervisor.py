@@ -40,13 +40,25 @@ _LEVELS = {
 }
 
 
+def _first_level(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose first ``level`` is the line's severity: Litestream's slog lines
+    repeat the key when a message has a ``level`` attribute (``"compaction failed"``,
+    ``"level": 1``), and a plain ``dict`` would keep the last one, logging errors as INFO."""
+    record: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            key = f"{key}_2" if key != "level" else "attribute_level"
+        record[key] = value
+    return record
+
+
 def emit(line: str) -> None:
     """One line Litestream printed, as our log line (its fields under ``litestream``)."""
     text = line.strip()
     if not text:
         return
     try:
-        record = json.loads(text)
+        record = json.loads(text, object_pairs_hook=_first_level)
     except json.JSONDecodeError:
         record = None
     if not isinstance(record, dict):

@@ -104,6 +104,9 @@ def test_the_backups_page_restores_to_a_moment(replicated: Flask) -> None:
     ("args", "code", "message"),
     [
         (["--at", "yesterday"], 2, "is not an ISO 8601 moment"),
+        # the ends of the calendar: no UTC moment exists (was an OverflowError traceback)
+        (["--at", "9999-12-31T23:59:59-01:00", "--dry-run"], 2, "is not an ISO 8601 moment"),
+        (["--at", "0001-01-01T00:00:00+01:00", "--dry-run"], 2, "is not an ISO 8601 moment"),
         (["--at", "2001-01-01T00:00:00Z", "--yes"], 1, "holds nothing yet: nothing was restored"),
         (["--latest", "some-backup-id"], 2, "exactly one"),
         ([], 2, "name what to restore"),
