@@ -405,7 +405,7 @@ def register(cli: click.Group) -> None:
 
     @backup.command("prune")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    @with_app
+    @with_app(read_only=True)
     def prune(yes: bool) -> None:
         """Apply retention now (manual and pre-restore backups are never pruned)."""
         from .archive import BackupError
@@ -426,7 +426,7 @@ def register(cli: click.Group) -> None:
     @backup.command("delete")
     @click.argument("backup_id")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    @with_app
+    @with_app(read_only=True)
     def delete(backup_id: str, yes: bool) -> None:
         """Delete one backup for good."""
         from .archive import BackupError

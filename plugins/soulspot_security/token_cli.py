@@ -90,7 +90,7 @@ def list_command(as_json: bool) -> None:
 
 @tokens_group.command("revoke")
 @click.argument("token_id")
-@with_app
+@with_app(read_only=True)
 def revoke_command(token_id: str) -> None:
     """Revoke (delete) the token with this ID (see `soulspot tokens list`)."""
     from soulspot.api import audit, storage

@@ -31,7 +31,7 @@ def _when(value: Any) -> str:
 
 @sessions_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per session.")
-@with_app
+@with_app(read_only=True)
 def list_command(as_json: bool) -> None:
     """List active sessions, most recently seen first (never a cookie)."""
     from .runtime import runtime
@@ -82,7 +82,7 @@ def _find(prefix: str) -> Any:
 @sessions_group.command("revoke")
 @click.argument("session_id", required=False)
 @click.option("--all", "revoke_all", is_flag=True, help="Revoke every session of every user.")
-@with_app
+@with_app(read_only=True)
 def revoke_command(session_id: str | None, revoke_all: bool) -> None:
     """Revoke the session with this ID (see `soulspot sessions list`), or all of them."""
     from soulspot import api

@@ -26,6 +26,12 @@ READ_ONLY = [
     ["collection", "status"],
     ["collection", "missing"],
     ["deploy", "status"],
+    # commands that change existing data: nothing to change in a data dir that is not there
+    ["sessions", "list"],
+    ["sessions", "revoke", "--all"],
+    ["tokens", "revoke", "abc123"],
+    ["backup", "delete", "some-id", "--yes"],
+    ["backup", "prune", "--yes"],
 ]
 
 

@@ -17,6 +17,7 @@ import pytest
 import requests
 from flask import Flask
 
+from soulspot import api
 from soulspot.testing import session_cookies, to_toml
 
 REPO = Path(__file__).resolve().parents[3]
@@ -28,9 +29,10 @@ def _cli(run_cli: Any, data_dir: Path, *args: str) -> Any:
 
 
 def _audits(app: Flask, name: str) -> list[Any]:
-    store = app.extensions["soulspot"].storage
-    with app.app_context(), store.connection():
-        return store.audit.query(event=name, limit=100)
+    with app.app_context():
+        store = api.storage()
+        with store.connection():
+            return store.audit.query(event=name, limit=100)
 
 
 def test_with_the_server_stopped_the_next_start_knows_nobody(
@@ -54,8 +56,9 @@ def test_with_the_server_stopped_the_next_start_knows_nobody(
     ],
 )
 def test_bad_revoke_arguments_say_what_is_wrong(
-    run_cli: Any, tmp_path: Path, args: tuple[str, ...], message: str
+    make_app: Any, run_cli: Any, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
+    make_app(data_dir=tmp_path / "data")  # an instance (a missing one is refused first)
     result = _cli(run_cli, tmp_path / "data", "revoke", *args)
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.output
