@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,7 +239,9 @@ def validate_plugin_config(settings: Settings, name: str, model: type[BaseModel]
 
 
 def masked(model: BaseModel) -> dict[str, Any]:
-    """A model as plain data with every secret replaced by a mask (for showing config)."""
+    """A model as plain data with every secret replaced by a mask (for showing config): the
+    secret fields, and the password of any URL that carries one
+    (``redis://:password@host/0`` as a rate-limit storage, an OTLP endpoint with user info)."""
     out: dict[str, Any] = {}
     for key in type(model).model_fields:
         value = getattr(model, key)
@@ -248,9 +251,32 @@ def masked(model: BaseModel) -> dict[str, Any]:
             out[key] = masked(value)
         elif isinstance(value, Path):
             out[key] = str(value)
+        elif isinstance(value, str):
+            out[key] = url_password_masked(value)
         else:
             out[key] = value
     return out
+
+
+def url_password(value: str) -> str | None:
+    """The password in a URL's user info (``scheme://user:password@host``), if any."""
+    if "://" not in value or "@" not in value:
+        return None
+    try:
+        return urllib.parse.urlsplit(value).password or None
+    except ValueError:  # not a URL after all (a bad port, brackets)
+        return None
+
+
+def url_password_masked(value: str) -> str:
+    """``value`` with the password of its URL user info replaced by the mask."""
+    password = url_password(value)
+    if password is None:
+        return value
+    scheme, rest = value.split("://", 1)
+    userinfo, _, host = rest.partition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:{MASK}@{host}"
 
 
 def secret_values(settings: Settings) -> set[str]:
@@ -261,6 +287,10 @@ def secret_values(settings: Settings) -> set[str]:
         if isinstance(value, SecretStr):
             if value.get_secret_value():
                 found.add(value.get_secret_value())
+        elif isinstance(value, str):
+            password = url_password(value)
+            if password is not None:
+                found.add(password)  # a URL's password is redacted from logs too
         elif isinstance(value, BaseModel):
             walk(value)
         elif isinstance(value, list | tuple | set | frozenset):

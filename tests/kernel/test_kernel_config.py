@@ -289,6 +289,28 @@ def test_secrets_are_masked_in_config_show(tmp_path):
     assert f'kernel.secret_key = "{MASK}"  # env SOULSPOT__KERNEL__SECRET_KEY' in text.stdout
 
 
+def test_passwords_inside_urls_are_masked_in_config_show_and_redacted(run_cli, make_app):
+    """A URL that carries a password (a Redis rate-limit storage, an OTLP endpoint with user
+    info) is a secret in all but type: `config show` (and the Settings page, which shows the
+    same rows) masks the password and keeps the rest; log redaction knows it."""
+    config = {
+        "plugins": {
+            "security": {"rate_limit_storage_uri": "redis://:REDIS-sekrit@localhost:6379/0"},
+            "tracing": {"endpoint": "https://me:OTLP-sekrit@otel.example.org:4318"},
+        }
+    }
+    shown = run_cli(["config", "show", "--json"], config=config)
+    assert shown.exit_code == 0, shown.output
+    assert "sekrit" not in shown.output
+    rows = {r["key"]: r["value"] for r in json.loads(shown.output)}
+    assert rows["plugins.security.rate_limit_storage_uri"] == f"redis://:{MASK}@localhost:6379/0"
+    assert rows["plugins.tracing.endpoint"] == f"https://me:{MASK}@otel.example.org:4318"
+    from soulspot import api
+
+    app = make_app({"plugins": {"tracing": config["plugins"]["tracing"]}})
+    assert "OTLP-sekrit" in api.secret_values(app)
+
+
 def test_data_dir_0700_and_key_file_0600_on_first_run(make_app, tmp_path):
     data = tmp_path / "fresh" / "data"
     app = make_app(data_dir=data, disable=ALL_BUILTINS_OFF.split(","))
