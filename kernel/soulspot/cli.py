@@ -135,6 +135,8 @@ def serve(state: CliState, host: str | None, port: int | None, threads: int | No
     from .server import serve as run_server
 
     where = ""
+    given = {"host": host, "port": port, "threads": threads}
+    state.kernel_options.update({key: value for key, value in given.items() if value is not None})
     try:
         app = state.app()
         kernel = app.extensions["soulspot"].settings.kernel

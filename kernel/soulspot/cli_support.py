@@ -30,12 +30,18 @@ class CliState:
     def __init__(self, config_path: str | None, data_dir: str | None = None) -> None:
         self.config_path = config_path
         self.data_dir = data_dir
+        #: ``[kernel]`` values a command's own options set (``serve --host/--port/--threads``),
+        #: before the app is built: config show and the Settings page then say "command line".
+        self.kernel_options: dict[str, Any] = {}
         self._app: Flask | None = None
 
     @property
     def command_line(self) -> dict[str, Any]:
-        """Config values given as options of ``soulspot`` itself (``--data-dir``)."""
-        return {"kernel": {"data_dir": self.data_dir}} if self.data_dir else {}
+        """Config values given on the command line (``--data-dir``, ``serve --port`` ...)."""
+        kernel = dict(self.kernel_options)
+        if self.data_dir:
+            kernel["data_dir"] = self.data_dir
+        return {"kernel": kernel} if kernel else {}
 
     def configuration(self) -> tuple[Settings, pluggy.PluginManager, list[PluginInfo]]:
         """``(settings, plugin manager, plugin infos)`` without building the app."""

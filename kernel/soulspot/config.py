@@ -37,7 +37,12 @@ class KernelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field("127.0.0.1", description="Address `soulspot serve` binds to.")
-    port: int = Field(8765, ge=1, le=65535, description="Port `soulspot serve` listens on.")
+    port: int = Field(
+        8765,
+        ge=0,
+        le=65535,
+        description="Port `soulspot serve` listens on (0: any free port; the log says which).",
+    )
     threads: int = Field(8, ge=1, le=64, description="Worker threads of the WSGI server.")
     data_dir: Path = Field(
         Path("./data"),
@@ -154,6 +159,8 @@ class Settings:
             return str(self.path)
         if origin.startswith("override"):
             return "test configuration"
+        if origin == "command line":
+            return "the command line"
         return "defaults"
 
 
@@ -517,11 +524,14 @@ def _explain(
         loc = ".".join(str(p) for p in err["loc"])
         key_path = f"{prefix}.{loc}" if loc else prefix
         origin = sources.get(key_path, "default")
-        where = (
-            f"environment variable {origin[4:]}"
-            if origin.startswith("env ")
-            else ("test configuration" if origin == "override" else str(path))
-        )
+        if origin.startswith("env "):
+            where = f"environment variable {origin[4:]}"
+        elif origin.startswith("override"):
+            where = "test configuration"
+        elif origin == "command line":
+            where = "the command line"
+        else:
+            where = str(path) if path is not None else "defaults"
         if err["type"] == "extra_forbidden":
             known = ", ".join(sorted(model.model_fields)) or "none"
             lines.append(f"config error in {where}: unknown key {key_path} (known keys: {known})")

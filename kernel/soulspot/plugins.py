@@ -98,7 +98,11 @@ def load_plugins(
     for name in sorted(set(settings.plugin_sections) | settings.disabled):
         if name not in known:
             where = settings.where(f"plugins.{name}.enabled")
-            if name in settings.plugin_sections and where == "defaults":
+            for key in settings.plugin_sections.get(name, {}):
+                if where != "defaults":
+                    break
+                where = settings.where(f"plugins.{name}.{key}")  # the env variable, the file
+            if where == "defaults" and settings.path is not None:
                 where = str(settings.path)
             raise PluginError(
                 f"config error in {where}: unknown plugin {name!r} "

@@ -71,7 +71,7 @@ def serve(app: Flask, host: str, port: int, threads: int, *, scheduler: bool = T
         os.close(claim)
         raise
     if not sockets:
-        port = server.effective_port  # type: ignore[union-attr]
+        port = int(server.effective_port)  # type: ignore[union-attr]  # waitress: a string
     bound = f"http://{host}:{port}"
     relabel(claim, f"soulspot serve on {bound}")
     # Record what was bound (--host/--port win over the file): plugins that build URLs to this

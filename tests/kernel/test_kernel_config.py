@@ -12,6 +12,7 @@ import pytest
 from kernel_support import (
     ALL_BUILTINS_OFF,
     CONFIG_MODEL,
+    assert_refused,
     make_dist,
     manifest_plugin,
     run_soulspot,
@@ -363,3 +364,17 @@ def test_unwritable_data_dir_is_a_config_error(tmp_path):
     empty = _write(tmp_path, "")
     with pytest.raises(ConfigError, match=r"kernel.data_dir = .*cannot create or use it"):
         build_app(blocker / "data", config_path=empty, disable=ALL_BUILTINS_OFF.split(","))
+
+
+def test_an_unknown_plugin_from_the_environment_names_the_variable(tmp_path):
+    """Without a config file the error said ``config error in None``."""
+    result = run_soulspot("config", "check", cwd=tmp_path, env={"SOULSPOT__HELLO__GREETING": "hi"})
+    assert_refused(result, "config error in environment variable SOULSPOT__HELLO__GREETING")
+    assert "None" not in result.stderr
+
+
+def test_a_bad_serve_option_is_a_config_error_of_the_command_line(tmp_path):
+    result = run_soulspot(
+        "--data-dir", str(tmp_path / "d"), "serve", "--port", "99999", cwd=tmp_path
+    )
+    assert_refused(result, "config error in the command line: kernel.port = 99999")
