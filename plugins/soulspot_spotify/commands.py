@@ -114,12 +114,26 @@ def setup_command(client_id: str | None) -> None:
     if source == "none":
         click.echo("client id: none yet (soulspot setup --client-id ID, or the /auth/setup page)")
     else:
-        where = "config file" if source == "config" else "saved by setup"
+        where = _config_origin() if source == "config" else "saved by setup"
         state = "has signed in" if client_id_proven(rt) else "nobody has signed in with it yet"
         click.echo(f"client id: {rt.client_id()} ({where}; {state})")
     click.echo(f"redirect URI to register with Spotify: {rt.redirect_uri()}")
     if source != "none" and not client_id_proven(rt):
         click.echo(f"next: sign in at {rt.origin()}/auth/login")
+
+
+def _config_origin() -> str:
+    """Where the configured client id comes from, as ``config show`` says it: the config
+    file, or the environment variable that set it."""
+    from soulspot import api
+
+    for row in api.effective_config():
+        if row["key"] == "plugins.spotify.client_id":
+            source = str(row["source"])
+            if source.startswith("env "):
+                return f"environment variable {source[4:]}"
+            break
+    return "config file"
 
 
 def register(cli: click.Group) -> None:

@@ -129,6 +129,22 @@ def test_soulspot_setup_refuses_when_the_config_sets_the_client_id(
     assert "set in the config" in result.output
 
 
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [("file", "config file"), ("env", "environment variable SOULSPOT__SPOTIFY__CLIENT_ID")],
+)
+def test_soulspot_setup_says_where_the_configured_client_id_comes_from(
+    run_cli: Callable[..., Result], where: str, said: str
+) -> None:
+    client_id = "abcdef0123456789abcdef0123456789"
+    if where == "file":
+        result = run_cli(["setup"], config={"plugins": {"spotify": {"client_id": client_id}}})
+    else:
+        result = run_cli(["setup"], env={"SOULSPOT__SPOTIFY__CLIENT_ID": client_id})
+    assert result.exit_code == 0, result.output
+    assert f"client id: {client_id} ({said}; " in result.stdout
+
+
 def test_the_setup_page_points_to_the_offline_demo(fresh: Flask) -> None:
     page = Browser(fresh).get("/auth/setup").get_data(as_text=True)
     assert "<code>make demo</code> shows every page offline" in page
