@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+#: Fewest characters of a scrape token (``openssl rand -hex 16`` makes 32).
+MIN_TOKEN_LENGTH = 16
 
 
 class MetricsConfig(BaseModel):
@@ -16,7 +19,9 @@ class MetricsConfig(BaseModel):
             "Bearer token a Prometheus on another machine sends (Authorization: Bearer "
             "<token>) to scrape /metrics. Requests from this machine (loopback) need none. "
             "Unset: /metrics answers only on loopback. Prefer the env variable "
-            "SOULSPOT__METRICS__TOKEN_FILE (a file holding it) over writing it here."
+            "SOULSPOT__METRICS__TOKEN_FILE (a file holding it) over writing it here. At "
+            "least 16 characters (openssl rand -hex 16); 10 wrong tokens in a minute from "
+            "one address get 429 for the rest of the minute."
         ),
     )
     latency_buckets: list[float] = Field(
@@ -24,3 +29,13 @@ class MetricsConfig(BaseModel):
         min_length=1,
         description="Upper bounds (seconds) of the request latency histogram's buckets.",
     )
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"a token of at least {MIN_TOKEN_LENGTH} characters (openssl rand -hex 16), "
+                "so that it cannot be guessed"
+            )
+        return value

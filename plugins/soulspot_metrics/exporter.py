@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from timeit import default_timer
 from typing import Any
 
@@ -37,6 +38,7 @@ from soulspot.api import (
 from soulspot.errors import problem_response
 
 from .config import MetricsConfig
+from .guesses import MAX_WRONG, WrongTokens
 
 log = logging.getLogger("soulspot.metrics")
 EXT = "soulspot_metrics"
@@ -56,6 +58,7 @@ class MetricsState:
     exceptions: Counter
     request_duration: Histogram
     requests: Counter
+    wrong_tokens: WrongTokens = field(default_factory=WrongTokens)
 
 
 def endpoint(req: Request) -> str:
@@ -189,6 +192,18 @@ def _authorised(state: MetricsState) -> bool:
 def metrics_view() -> Response:
     state: MetricsState = api.state_for(EXT)
     if not _authorised(state):
+        client = request.remote_addr or "-"
+        left = state.wrong_tokens.refused_for(client)
+        if left is not None:
+            wait = max(1, math.ceil(left))
+            return problem_response(
+                429,
+                "Too many wrong tokens",
+                f"{MAX_WRONG} scrapes without the right token in a minute: try again in "
+                f"{wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        state.wrong_tokens.wrong(client)
         return problem_response(
             401,
             "Metrics need a token",

@@ -153,6 +153,35 @@ def test_access_is_loopback_or_bearer_token(make_app: Any) -> None:
     )
 
 
+def test_guessing_the_token_is_refused_after_ten_tries_and_the_right_one_never_is(
+    make_app: Any,
+) -> None:
+    """/metrics is exempt from the rate limits (scrapes come every few seconds), so wrong
+    tokens are counted on their own: 10 a minute per address, then 429 (issue 15 review)."""
+    token = "scrape-token-8d7f6e5a"
+    client = make_app({"plugins": {"metrics": {"token": token}}}, disable=OTHERS).test_client()
+
+    def scrape(address: str, bearer: str) -> Any:
+        headers = {"Authorization": f"Bearer {bearer}"}
+        return client.get("/metrics", environ_base={"REMOTE_ADDR": address}, headers=headers)
+
+    assert [scrape("192.0.2.50", f"guess-{n}").status_code for n in range(10)] == [401] * 10
+    refused = scrape("192.0.2.50", "guess-10")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "soulspot_" not in refused.get_data(as_text=True)
+    assert scrape("192.0.2.50", token).status_code == 200  # the right token: never refused
+    assert scrape("192.0.2.51", "guess").status_code == 401  # another address: its own count
+    assert client.get("/metrics").status_code == 200  # loopback needs no token
+
+
+def test_a_short_token_is_refused_by_config_check(run_cli: Any) -> None:
+    result = run_cli(["config", "check"], config={"plugins": {"metrics": {"token": "abc"}}})
+    assert result.exit_code == 2
+    assert "plugins.metrics.token" in result.output and "at least 16 characters" in result.output
+    assert "abc" not in result.output  # a secret is never echoed, even a bad one
+
+
 def test_disabling_metrics_keeps_logs(make_app: Any, capsys: Any) -> None:
     import json
 
