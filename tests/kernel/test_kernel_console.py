@@ -18,9 +18,15 @@ def _on_a_terminal(message: str) -> str:
     controller, terminal = pty.openpty()
     with open(terminal, "w", closefd=True) as stream:
         announce(message, stream=stream)
-    screen = os.read(controller, 4096).decode()
-    os.close(controller)
-    return screen
+    chunks = []
+    try:  # one read may return part of it: read until the closed terminal says EIO
+        while chunk := os.read(controller, 4096):
+            chunks.append(chunk)
+    except OSError:
+        pass
+    finally:
+        os.close(controller)
+    return b"".join(chunks).decode()
 
 
 def test_not_a_terminal_gets_the_plain_line() -> None:
