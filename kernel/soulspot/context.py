@@ -28,6 +28,7 @@ PUBLIC = "soulspot_public"
 PROBE = "soulspot_probe"
 EXEMPT_FROM_LIMITS = "soulspot_exempt_from_limits"
 NOT_MEASURED = "soulspot_not_measured"
+CSRF_EXEMPT = "soulspot_csrf_exempt"
 
 
 def _mark(view: F, *markers: str) -> F:
@@ -50,6 +51,17 @@ def probe(view: F) -> F:
 def exempt_from_limits(view: F) -> F:
     """No SoulSpot rate limit applies (health checks, scrapes, a view with its own limit)."""
     return _mark(view, EXEMPT_FROM_LIMITS)
+
+
+def csrf_exempt(view: F) -> F:
+    """Accepts cross-site POSTs: a view that changes no state on a user's behalf (CSP
+    violation reports). Whatever checks cross-site requests (the security plugin, or the
+    kernel's own check without it) lets it through. Almost nothing should be."""
+    return _mark(view, CSRF_EXEMPT)
+
+
+def is_csrf_exempt(view: Any) -> bool:
+    return view is not None and getattr(view, CSRF_EXEMPT, False) is True
 
 
 def not_measured(view: F) -> F:
@@ -124,14 +136,28 @@ def current_user() -> User | None:
     if not has_request_context():
         return None
     if "soulspot_user" not in g:
-        token = bearer_token()
-        if token is not None:
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-            g.soulspot_user = kernel_state().pm.hook.user_from_token(app=app, token=token)
-        else:
-            auth = kernel_state().auth
-            g.soulspot_user = auth.current_user() if auth is not None else None
+        try:
+            token = bearer_token()
+            if token is not None:
+                app = current_app._get_current_object()  # type: ignore[attr-defined]
+                g.soulspot_user = kernel_state().pm.hook.user_from_token(app=app, token=token)
+            else:
+                auth = kernel_state().auth
+                g.soulspot_user = auth.current_user() if auth is not None else None
+        except Exception:
+            g.soulspot_user_failed = True  # see user_for_page: the error page asks again
+            raise
     return cast(User | None, g.soulspot_user)
+
+
+def user_for_page() -> User | None:
+    """:func:`current_user` for templates: ``None`` once the lookup has failed in this
+    request. The error page of that failure (a full disk, a broken database) renders
+    templates too; asking again would fail again inside the error handler, and the answer
+    would leave Flask as the WSGI server's bare 500, without any after-phase."""
+    if g.get("soulspot_user_failed", False):
+        return None
+    return current_user()
 
 
 def request_id() -> str:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, redirect, request
 
-from .context import current_user, is_local_request, is_public, request_view
+from .context import current_user, is_csrf_exempt, is_local_request, is_public, request_view
 from .errors import problem_response, wants_json
 from .state import KernelState
 from .types import CONCERN_CSRF, STAGE_GATE, RequestPhase
@@ -82,7 +82,12 @@ def gate_phase(app: Flask, state: KernelState) -> RequestPhase:
     app.config["SOULSPOT_BASELINE_CSRF"] = baseline_csrf
 
     def gate() -> Response | None:
-        if baseline_csrf and request.method not in _SAFE_METHODS and _cross_site():
+        if (
+            baseline_csrf
+            and request.method not in _SAFE_METHODS
+            and not is_csrf_exempt(request_view())
+            and _cross_site()
+        ):
             # No plugin provides the 'csrf' concern: the kernel still refuses what a browser
             # marks as cross-site, so a web page cannot drive SoulSpot (the security plugin
             # adds tokens, an allow-list and audit events).

@@ -87,7 +87,11 @@ def install(app: Flask, phases: Iterable[RequestPhase]) -> list[RequestPhase]:
         for name, step in chain_of_request().afters:
             if trace:
                 log.debug("phase", extra={"phase": name, "step": "after"})
-            response = step(response)
+            try:
+                response = step(response)
+            except Exception:  # one phase's failure must not take the later ones' headers,
+                # access line and count from the answer (and Flask's 500 would meet it again)
+                log.exception("request phase after-step failed", extra={"phase": name})
         return response
 
     def teardown(exc: BaseException | None) -> None:

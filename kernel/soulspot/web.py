@@ -15,7 +15,7 @@ from flask import (
 )
 from pydantic import BaseModel, Field, RootModel
 
-from .context import current_user, kernel_state, public, request_id
+from .context import kernel_state, public, request_id, user_for_page
 from .types import NavItem
 from .validation import NoParams, PageParams, validate
 
@@ -32,7 +32,7 @@ def _template_context() -> dict[str, Any]:
     state = kernel_state()
     return {
         "nav": _nav(),
-        "current_user": current_user(),
+        "current_user": user_for_page(),
         "request_id": request_id(),
         "soulspot_version": _version(),
         "auth_enabled": state.auth is not None,

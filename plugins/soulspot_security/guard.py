@@ -18,8 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request, session
@@ -36,7 +35,6 @@ from .token_gate import checked_token
 
 log = logging.getLogger("soulspot.security")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 SESSION_KEY = "_csrf_token"
@@ -53,12 +51,6 @@ def csrf_token() -> str:
         token = secrets.token_urlsafe(32)
         session[SESSION_KEY] = token
     return token
-
-
-def csrf_exempt(view: F) -> F:
-    """Mark a view that changes no state on behalf of a user (CSP reports) as exempt."""
-    view.soulspot_csrf_exempt = True  # type: ignore[attr-defined]
-    return view
 
 
 def normalize_origin(value: str) -> str | None:
@@ -129,7 +121,7 @@ class Guard:
 
     def check_csrf(self) -> Response | None:
         view = current_app.view_functions.get(request.endpoint or "")
-        if view is not None and getattr(view, "soulspot_csrf_exempt", False):
+        if api.is_csrf_exempt(view):
             return None
         if checked_token() is not None:
             return None  # an API token request: no cookies, so nothing to forge (token_gate)

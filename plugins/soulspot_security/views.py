@@ -11,12 +11,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from soulspot.api import config_for, has_storage, public, storage
+from soulspot.api import config_for, csrf_exempt, has_storage, public, storage
 from soulspot.errors import Problem
 from soulspot.validation import NoParams, validate
 
 from .auditlog import as_dict
-from .guard import csrf_exempt, csrf_token
+from .guard import csrf_token
 
 log = logging.getLogger("soulspot.security")
 

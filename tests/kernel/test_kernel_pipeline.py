@@ -6,6 +6,7 @@ and an error."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from flask import Blueprint, Flask
 from soulspot import hookimpl
 from soulspot.api import STAGE_GUARD, STAGE_IDENTIFY, Middleware, RequestPhase
 from soulspot.pipeline import ordered
-from soulspot.types import PluginManifest
+from soulspot.types import CONCERN_AUTH, PluginManifest
 
 #: auth off: loopback requests reach views without signing in
 NO_AUTH = ["spotify", "library", "collection"]
@@ -190,3 +191,64 @@ def test_in_maintenance_the_inflight_phase_refuses_before_every_guard(
     assert refused.status_code == 503
     assert refused.headers["Retry-After"] == "30"
     assert steps == [*ORDINARY_BEFORE[:4], ("kernel.inflight", "refused"), *AFTER]
+
+
+class BrokenAfterPlugin:
+    """A third-party phase whose after-step raises, between the guards and the view."""
+
+    @hookimpl
+    def manifest(self) -> PluginManifest:
+        return PluginManifest(description="test: an after-step that fails")
+
+    @hookimpl
+    def request_phases(self, app: Flask) -> list[RequestPhase]:
+        def after(_response: Any) -> Any:
+            raise RuntimeError("after-step failed")
+
+        return [RequestPhase("zz.broken", STAGE_GUARD + 50, after=after)]
+
+
+def test_a_failing_after_step_leaves_the_others_their_work(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answer still gets the security headers, the request id, the access line and its
+    count: every later after-step runs (it went out bare, twice logged by Flask)."""
+    app = make_app(disable=NO_AUTH, plugins=[("zz", BrokenAfterPlugin())])
+    client = app.test_client()
+    answer = client.get("/api/plugins")
+    assert answer.status_code == 200
+    assert "Content-Security-Policy" in answer.headers and "X-Request-ID" in answer.headers
+    failed = [r for r in caplog.records if r.getMessage() == "request phase after-step failed"]
+    assert [r.__dict__["phase"] for r in failed] == ["zz.broken"]
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert 'soulspot_http_request_total{method="GET",status="200"}' in scraped
+
+
+class BrokenAuthPlugin:
+    """An auth provider whose session look-up fails (a full disk, a corrupt database)."""
+
+    class Auth:
+        def current_user(self) -> Any:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+        def login_url(self, next_url: str) -> str:
+            return "/login"
+
+    @hookimpl
+    def manifest(self) -> PluginManifest:
+        return PluginManifest(description="test: failing auth", provides=[CONCERN_AUTH])
+
+    @hookimpl
+    def auth_provider(self, app: Flask) -> Any:
+        return self.Auth()
+
+
+def test_a_failing_session_lookup_still_gets_a_whole_error_page(make_app: Any) -> None:
+    """The HTML error page asked the auth provider again while rendering, failed again inside
+    the error handler, and the exception left Flask: a bare 500 from the WSGI server."""
+    app = make_app(disable=NO_AUTH, plugins=[("zzauth", BrokenAuthPlugin())])
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as `soulspot serve` runs it
+    page = app.test_client().get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 500
+    assert page.mimetype == "text/html" and "<html" in page.get_data(as_text=True).lower()
+    assert "Content-Security-Policy" in page.headers and "X-Request-ID" in page.headers

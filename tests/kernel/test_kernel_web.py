@@ -14,7 +14,7 @@ from kernel_support import BUILTINS
 from pydantic import BaseModel, Field
 
 from soulspot import hookimpl
-from soulspot.api import login_required, maintenance, public
+from soulspot.api import csrf_exempt, login_required, maintenance, public
 from soulspot.errors import Problem
 from soulspot.types import DashboardPanel, NavItem, PluginManifest, User
 from soulspot.validation import validate
@@ -337,6 +337,43 @@ def test_without_a_csrf_plugin_the_kernel_refuses_cross_site_writes(app):
     # /open takes GET only) instead of the refusal
     assert client.post("/open", headers={"Origin": "http://localhost"}).status_code == 405
     assert client.post("/open").status_code == 405
+
+
+class ReportPlugin:
+    """A public POST that other sites may send (a report endpoint), marked with the API's
+    marker: both cross-site checks honour it (the kernel's own one ignored it)."""
+
+    @hookimpl
+    def manifest(self) -> PluginManifest:
+        return PluginManifest(description="test: a cross-site report endpoint")
+
+    @hookimpl
+    def register_blueprints(self, app: Flask) -> list[Blueprint]:
+        bp = Blueprint("reports", __name__)
+
+        @bp.post("/reports/in")
+        @public
+        @csrf_exempt
+        def report_in() -> tuple[str, int]:
+            return "", 204
+
+        @bp.post("/reports/unmarked")
+        @public
+        def report_unmarked() -> tuple[str, int]:
+            return "", 204
+
+        return [bp]
+
+
+@pytest.mark.parametrize("security", [False, True], ids=["kernel check", "security plugin"])
+def test_the_csrf_exempt_marker_is_honoured_with_or_without_the_security_plugin(
+    make_app, security
+):
+    off = [p for p in BUILTINS if p != "security"] if security else OFF
+    client = make_app(plugins=[("reports", ReportPlugin())], disable=off).test_client()
+    cross_site = {"Origin": "https://reporter.example", "Sec-Fetch-Site": "cross-site"}
+    assert client.post("/reports/in", headers=cross_site).status_code == 204
+    assert client.post("/reports/unmarked", headers=cross_site).status_code == 403
 
 
 def test_with_the_security_plugin_the_kernel_leaves_csrf_to_it(make_app):
