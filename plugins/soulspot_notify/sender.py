@@ -3,7 +3,16 @@
 An event is noticed where it happens (a request, a job, a CLI command); sending may take
 seconds (SMTP, a slow webhook), so a daemon thread does it from a bounded queue. A queue
 that is full drops the message and logs it: a notification storm must never hold a request.
-``drain()`` waits for what is queued (CLI commands and shutdown call it, bounded).
+``drain()`` waits for what is queued: the shutdown hook calls it, and so does the end of a
+CLI command (click's ``call_on_close`` of the command's context; an ``atexit`` drain would
+be too late: Apprise imports modules as it sends, which Python refuses once it is ending),
+so what a command raised (``soulspot deploy record rolled_back``) goes out before it exits.
+Every service gets ``timeout_seconds`` to connect and to answer (Apprise's ``cto``/``rto``
+URL parameters).
+
+Nothing of a service's URL reaches the log or a trace: Apprise's own messages name the
+service's topic, channel or token, so they are replaced by a fixed line; and every send runs
+on a thread of this module, which no request or command traces.
 """
 
 from __future__ import annotations
@@ -17,8 +26,37 @@ from dataclasses import dataclass
 
 log = logging.getLogger("soulspot.notify")
 
+#: How long the end of a CLI command waits for queued notifications.
+DRAIN_AT_EXIT = 10.0
+
+
+class WithoutServiceDetails(logging.Filter):
+    """Apprise's log lines name what they failed to reach ("... to topic 'my-topic'": on
+    ntfy.sh the topic is the credential; Telegram's bot token is in its URL): keep the
+    severity, drop the words. Our own lines say which event was or was not delivered."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = "a notification service reported a problem (details withheld: they name it)"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+_apprise_log = logging.getLogger("apprise")
 #: Apprise logs the URLs it sends to (tokens in them) at DEBUG: keep it above that.
-logging.getLogger("apprise").setLevel(logging.WARNING)
+_apprise_log.setLevel(logging.WARNING)
+if not any(isinstance(f, WithoutServiceDetails) for f in _apprise_log.filters):
+    _apprise_log.addFilter(WithoutServiceDetails())
+
+
+def with_timeouts(url: str, seconds: float) -> str:
+    """``url`` with Apprise's connect and read timeouts (``cto``/``rto``) unless it sets
+    them itself."""
+    if "cto=" in url or "rto=" in url:
+        return url
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}cto={seconds:g}&rto={seconds:g}"
 
 
 @dataclass(frozen=True)
@@ -46,14 +84,39 @@ class Sender:
         self.outstanding = 0
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        #: The CLI commands (their root click contexts) whose end waits for the queue.
+        self.commands: set[int] = set()
 
     def send_now(self, message: Message) -> Delivery:
+        """Send at once and wait for the answer (the test button, ``soulspot notify test``),
+        on a thread of its own: bounded by the services' timeouts, and never inside the
+        caller's request or command, whose traces would record the services' URLs."""
+        result: list[Delivery] = []
+        worker = threading.Thread(
+            target=lambda: result.append(self._deliver(message)),
+            name="soulspot-notify-now",
+            daemon=True,
+        )
+        worker.start()
+        # each service may take its connect and read timeouts; a little more for Apprise
+        worker.join(timeout=2 * self.timeout * max(1, len(self.urls)) + 5.0)
+        if not result:
+            log.warning(
+                "notification still sending after its timeouts",
+                extra={"notify_event": message.event, "services": len(self.urls)},
+            )
+            return Delivery(message.event, False, len(self.urls))
+        return result[0]
+
+    def _deliver(self, message: Message) -> Delivery:
         """Send on this thread; returns whether every service accepted it."""
         import apprise
 
-        notifier = apprise.Apprise()
+        # one service after the other on this thread: Apprise's concurrent sending uses a
+        # thread pool, which refuses work once the process has begun to end (the atexit drain)
+        notifier = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
         for url in self.urls:
-            notifier.add(url)
+            notifier.add(with_timeouts(url, self.timeout))
         started = time.monotonic()
         notify_type = apprise.NotifyType.FAILURE if message.failure else apprise.NotifyType.INFO
         ok = bool(notifier.notify(body=message.body, title=message.title, notify_type=notify_type))
@@ -83,7 +146,21 @@ class Sender:
             self.outstanding += 1
         return True
 
+    def _drain_when_the_command_ends(self) -> None:
+        import click
+
+        context = click.get_current_context(silent=True)
+        if context is None:
+            return  # serving: the shutdown hook drains
+        root = context.find_root()
+        with self.lock:
+            if id(root) in self.commands:
+                return
+            self.commands.add(id(root))
+        root.call_on_close(lambda: self.drain(DRAIN_AT_EXIT))
+
     def _start(self) -> None:
+        self._drain_when_the_command_ends()
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(
@@ -95,7 +172,7 @@ class Sender:
         while True:
             message = self.pending.get()
             try:
-                self.send_now(message)
+                self._deliver(message)
             except Exception:  # a broken service plugin of Apprise must not end the thread
                 log.exception("notification failed", extra={"notify_event": message.event})
             finally:
