@@ -84,7 +84,11 @@ def install(app: Flask, config: TracingConfig, exporter: str) -> AppTracing:
 
     exported, dropped = _counters()
     provider, processor = build_provider(
-        config, exporter, on_exported=exported.inc, on_dropped=dropped.inc
+        config,
+        exporter,
+        on_exported=exported.inc,
+        on_dropped=dropped.inc,
+        secrets=frozenset(api.secret_values(app)),
     )
     state = AppTracing(provider, processor, exported, dropped)
     set_app_state(app, state)

@@ -22,6 +22,8 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .scrub import for_export
+
 log = logging.getLogger("soulspot.tracing")
 
 Counter = Callable[[int], None]
@@ -43,8 +45,10 @@ class BoundedExportProcessor(SpanProcessor):
         on_dropped: Counter,
         batch_size: int = BATCH_SIZE,
         schedule_delay_ms: float = SCHEDULE_DELAY_MS,
+        secrets: frozenset[str] = frozenset(),
     ) -> None:
         self.exporter = exporter
+        self.secrets = secrets
         self.queue_size = queue_size
         # A deque: appending is one atomic step under the GIL, no lock per span; the bound
         # is checked by hand so that what does not fit is counted, not silently pushed out.
@@ -103,7 +107,7 @@ class BoundedExportProcessor(SpanProcessor):
 
     def export(self, batch: list[ReadableSpan]) -> None:
         try:
-            result = self.exporter.export(batch)
+            result = self.exporter.export([for_export(span, self.secrets) for span in batch])
         except Exception as exc:  # an exporter bug must not kill the export thread
             log.warning("span export failed", extra={"error": type(exc).__name__})
             result = SpanExportResult.FAILURE

@@ -63,6 +63,7 @@ def build_provider(
     on_exported: Counter,
     on_dropped: Counter,
     env: Mapping[str, str] | None = None,
+    secrets: frozenset[str] = frozenset(),
 ) -> tuple[TracerProvider, BoundedExportProcessor]:
     variables = os.environ if env is None else env
     # Resource.create merges OTEL_RESOURCE_ATTRIBUTES under what we pass.
@@ -80,6 +81,7 @@ def build_provider(
         on_dropped=on_dropped,
         batch_size=env_number(variables, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, BATCH_SIZE),
         schedule_delay_ms=env_number(variables, OTEL_BSP_SCHEDULE_DELAY, SCHEDULE_DELAY_MS),
+        secrets=secrets,
     )
     provider.add_span_processor(processor)
     return provider, processor

@@ -193,3 +193,29 @@ def test_the_docs_jq_recipe_finds_a_slow_request_and_its_trace(
     assert line["path"] == "/slow" and line["request_id"] == slow.headers["X-Request-ID"]
     root = next(s for s in receiver.spans if s.name == "GET /slow")
     assert line["trace_id"] == root.trace_id
+
+
+def test_failed_calls_and_captured_headers_leave_no_secret_in_the_export(
+    traced_app: Any, receiver: OTLPReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What instrumentations add after the hooks ran: the text of a recorded exception
+    (``requests`` quotes the failing URL, query included) and, when the OTel header-capture
+    variables ask for them, headers such as ``Authorization``."""
+    from soulspot import api
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", ".*")
+    app = traced_app(disable=["spotify", "library", "collection"])
+    client = app.test_client()
+    assert (
+        client.get(
+            "/health/ready", base_url=BASE, headers={"Authorization": "Bearer HDR-sekrit-1"}
+        ).status_code
+        == 200
+    )
+    refused = pytest.raises(requests.ConnectionError)  # nothing listens on port 9
+    with app.app_context(), api.span("outbound work"), refused:
+        requests.get("http://127.0.0.1:9/x?access_token=LEAK-sekrit-2&limit=5", timeout=5)
+    flush(app)
+    exported = b"".join(receiver.raw)
+    assert b"HDR-sekrit-1" not in exported and b"LEAK-sekrit-2" not in exported
+    assert b"access_token=REDACTED" in exported  # the exception's text, cleaned
