@@ -43,7 +43,9 @@ class NotifyConfig(BaseModel):
         le=180,
         description=(
             "Send 'reauth_due' when Spotify's refresh token of the owner expires within this "
-            "many days (Spotify ends sign-ins 6 months after the first consent)."
+            "many days (Spotify ends sign-ins 6 months after the first consent). The Spotify "
+            "plugin reports accounts from [plugins.spotify] reauthorise_warning_days (14) on, "
+            "so a larger value here needs that one raised too."
         ),
     )
     check_every_minutes: int = Field(

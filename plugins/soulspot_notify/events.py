@@ -82,6 +82,32 @@ def from_audit(event: AuditEvent) -> Message | None:
     return None
 
 
+#: Audit events that say a failure is over: the next failure is news again at once.
+RECOVERIES: dict[str, tuple[str, ...]] = {
+    "backup.created": ("backup_failed",),
+    "library.sync_finished": ("library_sync_failed", "library_sync_paused"),
+}
+
+
+def recovered(event: AuditEvent) -> tuple[str, ...]:
+    """The notification events ``event`` ends (a backup that worked ends ``backup_failed``)."""
+    if event.outcome not in ("ok", "success", None, ""):
+        return ()
+    return RECOVERIES.get(event.event, ())
+
+
+def undetermined(results: Mapping[str, CheckResult]) -> set[str]:
+    """Conditions the health results could not judge this time (a check missing, Spotify
+    unreachable so no account was looked at): neither present nor cleared."""
+    unknown = set()
+    if "replication" not in results:
+        unknown.add("replication_lagging")
+    spotify = results.get("spotify")
+    if spotify is None or "accounts" not in (spotify.details or {}):
+        unknown.add("reauth_due")
+    return unknown
+
+
 def from_health(results: Mapping[str, CheckResult], reauth_warning_days: int) -> list[Message]:
     """Conditions that hold now, from health check results by check name."""
     found: list[Message] = []

@@ -12,7 +12,7 @@ from soulspot import api
 from soulspot.types import AuditEvent, CheckResult
 
 from .config import NotifyConfig
-from .events import Gate, from_audit, from_health
+from .events import Gate, from_audit, from_health, recovered, undetermined
 from .sender import Delivery, Message, Sender
 
 log = logging.getLogger("soulspot.notify")
@@ -36,6 +36,7 @@ class Notifier:
         return self.configured and message.event in self.config.events
 
     def on_audit(self, event: AuditEvent) -> None:
+        self.gate.clear(recovered(event))  # it worked again: the next failure is news
         message = from_audit(event)
         if message is not None and self.wanted(message) and self.gate.allow(message.event):
             self.sender.submit(message)
@@ -43,8 +44,9 @@ class Notifier:
     def watch(self, results: dict[str, CheckResult]) -> list[str]:
         """Send what the health results say needs the owner; returns the events sent."""
         now = {m.event: m for m in from_health(results, self.config.reauth_warning_days)}
-        self.gate.clear(self.active - set(now))  # cleared: the next time is news again
-        self.active = set(now)
+        unknown = undetermined(results)  # not judged this time: neither new nor cleared
+        self.gate.clear(self.active - set(now) - unknown)  # cleared: next time is news
+        self.active = set(now) | (self.active & unknown)
         sent = []
         for event, message in now.items():
             if self.wanted(message) and self.gate.allow(event):

@@ -94,11 +94,12 @@ def spotify_check(rt: Runtime) -> HealthCheck:
                 )
             reauth = _accounts_needing_reauth(rt)
         reach = probe.get()
-        details: dict[str, Any] = {"configured": True, "reachable": reach.ok}
+        # the accounts (due or not) in every answer: whoever watches them (notifications)
+        # must not read "Spotify unreachable" as "nothing is due any more"
+        details: dict[str, Any] = {"configured": True, "reachable": reach.ok, "accounts": reauth}
         if not reach.ok:
             return CheckResult("warn", reach.message, details)
         if reauth:
-            details["accounts"] = reauth
             return CheckResult(
                 "warn", "re-authorisation needed: sign in with Spotify again", details
             )

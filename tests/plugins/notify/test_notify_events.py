@@ -142,6 +142,39 @@ def test_the_health_watch_reports_lag_and_reauth_once_until_they_clear(
     assert "9 days left" in posts[1]["message"]
 
 
+def test_a_check_that_could_not_look_clears_nothing(notify_app: Any, hook: WebhookReceiver) -> None:
+    """Spotify unreachable for one check (no accounts looked at) is not "re-authorisation no
+    longer due": the reminder waits for repeat_after_minutes, it does not come back at once."""
+    health = Health()
+    app = notify_app(plugins=[("health", health)], disable=NO_AUTH_OR_BACKUP)
+    due = {"accounts": [{"user": "alice", "reason": "refresh token expires soon", "days_left": 9}]}
+    for spotify in (
+        CheckResult("warn", "re-authorisation needed", due),
+        CheckResult("warn", "Spotify cannot be reached", {"reachable": False}),
+        CheckResult("warn", "re-authorisation needed", due),
+        CheckResult("warn", "Spotify cannot be reached", {"reachable": False}),
+        CheckResult("warn", "re-authorisation needed", due),
+    ):
+        health.spotify = spotify
+        run_jobs(app, "notify.watch")
+    health.spotify = CheckResult("ok", "configured and reachable", {"accounts": []})
+    run_jobs(app, "notify.watch")  # really cleared
+    health.spotify = CheckResult("warn", "re-authorisation needed", due)
+    run_jobs(app, "notify.watch")  # due again: news
+    posts = hook.wait_for(2)
+    assert [p["title"] for p in posts] == ["SoulSpot: sign in with Spotify again"] * 2
+
+
+def test_a_failure_after_a_recovery_is_news_at_once(notify_app: Any, hook: WebhookReceiver) -> None:
+    app = notify_app({"repeat_after_minutes": 60})
+    with app.app_context():
+        api.audit("backup.failed", outcome="failed", error="first")
+        api.audit("backup.created", backup_id="x")  # it works again
+        api.audit("backup.failed", outcome="failed", error="second")
+    posts = hook.wait_for(2)
+    assert [p["message"].split(": ", 1)[1][:6] for p in posts] == ["first.", "second"]
+
+
 def test_reauth_far_away_is_not_news(notify_app: Any, hook: WebhookReceiver) -> None:
     health = Health()
     health.spotify = CheckResult(

@@ -49,7 +49,7 @@ def test_provider_up_is_ok(spotify_app: Callable[..., Flask]) -> None:
     app = spotify_app(config=NO_CACHE)
     check = _spotify(app)
     assert check["status"] == "ok", check
-    assert check["details"] == {"configured": True, "reachable": True}
+    assert check["details"] == {"configured": True, "reachable": True, "accounts": []}
 
 
 def test_provider_down_warns_and_readiness_stays_200(
