@@ -368,12 +368,12 @@ def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if not _SECRETISH.search(k)}
 
 
-def data_dir_holder() -> str | None:
+def data_dir_holder(app: Flask | None = None) -> str | None:
     """Another process using this app's data directory (``"pid N (soulspot serve on ...)"``),
     or ``None``: commands that replace data refuse while one runs."""
     from .datadir import holder
 
-    return holder(data_dir())
+    return holder(data_dir(app))
 
 
 @contextmanager

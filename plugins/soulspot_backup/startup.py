@@ -67,7 +67,6 @@ def refuse_if_interrupted(app: Flask) -> None:
     """Start-up after a killed restore: a mark in ``staging`` (nothing live replaced) is
     cleared with a warning; one in ``swapping`` refuses start-up, naming the commands that
     finish or roll back, except for the restore command itself (``RECOVERY``)."""
-    from soulspot.datadir import holder
     from soulspot.plugins import PluginError
 
     from . import marker
@@ -76,7 +75,7 @@ def refuse_if_interrupted(app: Flask) -> None:
     info = marker.read(data_dir)
     if info is None:
         return
-    running = holder(data_dir)
+    running = api.data_dir_holder(app)
     if running is not None:
         raise PluginError(
             f"a restore of backup {info.get('backup', '?')} is running ({running}); "
