@@ -67,9 +67,15 @@ def test_scan_review_and_missing(
     page.get_by_role("button", name="Scan now").click()
     page.wait_for_load_state("load")
     deadline = time.monotonic() + 30
-    while "Never scanned" in page.inner_text("#last-scan") and time.monotonic() < deadline:
+    # the scan runs in the background: wait for its record to say it finished (a record
+    # that says "running" appears first, with no file counted yet)
+    while time.monotonic() < deadline and (
+        "Never scanned" in page.inner_text("#last-scan")
+        or ": running" in page.inner_text("#last-scan")
+    ):
         page.wait_for_timeout(200)
         page.reload()
+    assert ": ok" in page.inner_text("#last-scan"), page.inner_text("#last-scan")
     assert page.inner_text("#files-count") == "2"
     check_page(page, watch, "collection")
 
