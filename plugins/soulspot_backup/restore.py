@@ -262,14 +262,24 @@ def _replace(
             _refuse(ident, f"backup {ident} was not restored: {exc}", outcome="failed")
             raise
     registered = {s.name: s for s in svc.sources()}
+    # The interrupted restore may have swapped sources already: until this one has swapped
+    # them all, the data stays "mixed" (start-up keeps refusing), and a roll-back puts back
+    # every source either run touched, not only this run's.
+    mixed = interrupted is not None and interrupted.get("state") == marker.SWAPPING
+    touched = list(plan.sources)
+    if interrupted is not None:
+        touched += [str(n) for n in interrupted.get("sources") or () if str(n) not in touched]
+    # The pre-restore backup is encrypted with the default passphrase when the archive being
+    # restored is plain (create() falls back to it): the roll-back must read it with that.
+    rollback_passphrase = pre_passphrase or svc.default_passphrase()
     info = {
         "backup": ident,
         "pre_restore": pre_restore,
-        "sources": plan.sources,
+        "sources": touched if mixed else plan.sources,
         "force_unsigned": plan.forced,
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "pid": os.getpid(),
-        "state": marker.STAGING,
+        "state": marker.SWAPPING if mixed else marker.STAGING,
     }
     marker.write(data_dir, info)
     staged: dict[str, StagedRestore] = {}
@@ -282,8 +292,18 @@ def _replace(
     except Exception as exc:
         for item in staged.values():
             item.discard()
-        marker.clear(data_dir)
-        message = f"backup {ident} was not restored: {name}: {_describe(exc)}; nothing was changed"
+        if mixed and interrupted is not None:
+            marker.write(data_dir, interrupted)  # still mixed: start-up keeps refusing
+            message = (
+                f"backup {ident} was not restored: {name}: {_describe(exc)}; nothing more "
+                "was changed, and the interrupted restore is still to be finished or rolled "
+                "back"
+            )
+        else:
+            marker.clear(data_dir)
+            message = (
+                f"backup {ident} was not restored: {name}: {_describe(exc)}; nothing was changed"
+            )
         _refuse(ident, message, outcome="failed")
         raise BackupError(message) from exc
     marker.write(data_dir, {**info, "state": marker.SWAPPING})
@@ -307,7 +327,8 @@ def _replace(
         for name, item in staged.items():
             if name not in attempted:
                 item.discard()
-        undone, clean = roll_back(svc, pre_restore, attempted, pre_passphrase, progress)
+        to_undo = touched if mixed else attempted
+        undone, clean = roll_back(svc, pre_restore, to_undo, rollback_passphrase, progress)
         if clean:
             marker.clear(data_dir)
         message = f"restore of {ident} failed: {_describe(exc)}. {undone}"
