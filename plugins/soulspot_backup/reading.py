@@ -177,6 +177,9 @@ def _read_plain(
                         return result
                 seen: dict[str, dict[str, Any]] = {}
                 for member, safe in chosen:
+                    if member.name in seen:  # one listed copy, another unlisted one
+                        problems.append(f"{member.name} is in the archive twice")
+                        continue
                     progress(f"checking {member.name} ({_mb(member.size)})")
                     seen[member.name] = _consume(tar, member, safe, extract_to)
                 if not _tar_end_ok(raw):
@@ -230,6 +233,9 @@ def _read_stream(
                     if safe is None:
                         continue
                     result.sources_found.add(safe.parts[1])
+                    if member.name in seen:  # one listed copy, another unlisted one
+                        problems.append(f"{member.name} is in the archive twice")
+                        continue
                     progress(f"checking {member.name} ({_mb(member.size)})")
                     seen[member.name] = _consume(tar, member, safe, extract_to)
             reader.drain()

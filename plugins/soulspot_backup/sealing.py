@@ -61,6 +61,10 @@ def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
 
 
+#: Random bytes that start every chunk's nonce (4 of counter and 1 of "last" follow: 12).
+NONCE_PREFIX_BYTES = 7
+
+
 def _nonce(prefix: bytes, counter: int, final: bool) -> bytes:
     return prefix + struct.pack(">IB", counter, 1 if final else 0)
 
@@ -74,7 +78,7 @@ class EncryptingWriter(io.RawIOBase):
         self.raw = raw
         check_passphrase(passphrase)
         salt = secrets.token_bytes(16)
-        self.prefix = secrets.token_bytes(7)
+        self.prefix = secrets.token_bytes(NONCE_PREFIX_BYTES)
         n, r, p = SCRYPT_N, SCRYPT_R, SCRYPT_P
         key = _derive(passphrase, salt, n, r, p)
         self.aead = AESGCM(key)
@@ -139,6 +143,9 @@ class DecryptingReader(io.RawIOBase):
             raise BackupError(f"the archive header is damaged ({exc})") from None
         if n > 2**20 or r > 32 or p > 16:
             raise BackupError("the archive header asks for unreasonable key-derivation costs")
+        # what scrypt and AES-GCM accept (they raise ValueError otherwise, a traceback here)
+        if n < 2 or n & (n - 1) or r < 1 or p < 1 or len(self.prefix) != NONCE_PREFIX_BYTES:
+            raise BackupError("the archive header is damaged (its key-derivation settings)")
         if not passphrase:
             raise NeedsPassphrase(
                 "this backup is encrypted: give its passphrase (--passphrase or "

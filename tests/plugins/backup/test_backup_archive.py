@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,35 @@ def test_encrypted_round_trip_and_wrong_passphrase(tmp_path: Path) -> None:
         read_archive(target, "battery staple")
     with pytest.raises(NeedsPassphrase, match="encrypted"):
         read_archive(target, None)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"kdf": {"n": 131071}}, {"kdf": {"n": 1}}, {"kdf": {"r": 0}}, {"kdf": {"p": 0}},
+     {"nonce_prefix": "AAAA"}],
+    ids=["n not a power of two", "n too small", "r zero", "p zero", "short nonce prefix"],
+)  # fmt: skip
+def test_impossible_key_derivation_settings_are_damage_not_a_crash(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    """scrypt and AES-GCM refuse these with ValueError, which escaped as a traceback (a 500
+    for an uploaded archive)."""
+    import json
+
+    from soulspot_backup.sealing import MAGIC
+
+    target = tmp_path / "a.tar.enc"
+    write_archive(target, _staging(tmp_path), BASE, "correct horse")
+    raw = target.read_bytes()
+    size = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 4], "big")
+    start = len(MAGIC) + 4
+    header = json.loads(raw[start : start + size])
+    for key, value in change.items():
+        header[key] = {**header[key], **value} if isinstance(value, dict) else value
+    new = json.dumps(header).encode()
+    target.write_bytes(MAGIC + len(new).to_bytes(4, "big") + new + raw[start + size :])
+    result = read_archive(target, "correct horse", extract_to=tmp_path / "out")
+    assert result.problems and "header is damaged" in result.problems[0], result.problems
 
 
 @pytest.mark.parametrize("cut", [10, 30, 0.5, -1])

@@ -139,6 +139,24 @@ def test_member_bigger_than_the_manifest_says_is_not_unpacked(tmp_path: Path) ->
     assert not list((tmp_path / "out").rglob("*.db"))
 
 
+def test_a_second_copy_of_a_member_is_damage(tmp_path: Path) -> None:
+    """A forged member of the same name and size before the genuine one: the manifest and
+    its signature are untouched, so only the repeat gives it away (verify passed it)."""
+    archive, ring = _signed(tmp_path)
+    forged = tmp_path / "forged.tar"
+    with tarfile.open(archive) as src, tarfile.open(forged, "w", format=tarfile.PAX_FORMAT) as out:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "sources/database/soulspot.db":
+                evil = tarfile.TarInfo(member.name)
+                evil.size = member.size
+                out.addfile(evil, io.BytesIO(b"E" * member.size))
+            out.addfile(member, io.BytesIO(data))
+    result = read_archive(forged, keys=ring.keys())
+    assert "sources/database/soulspot.db is in the archive twice" in result.problems
+    assert result.signature == SIGNED  # the manifest alone would have passed
+
+
 def test_huge_manifest_is_refused_unread(tmp_path: Path) -> None:
     target = tmp_path / "huge.tar"
     _tar(target, [_member(MANIFEST_NAME, b" " * (2 << 20))])
