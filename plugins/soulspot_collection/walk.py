@@ -70,7 +70,8 @@ def walk(
             report.loops.append(str(root))
             continue
         seen_dirs.add(key)
-        stack.append(os.path.abspath(root))
+        top = os.path.abspath(root)
+        stack.append(top)
         while stack:
             folder = stack.pop()
             try:
@@ -79,7 +80,22 @@ def walk(
                 report.problems.append((folder, f"folder not readable: {exc.strerror}"))
                 report.skipped_dirs.append(folder)
                 continue
+            if folder == top and not entries:
+                # the mount point of a disk that is not mounted looks like this: its files
+                # are not taken as removed (nor playlists emptied) until it holds something
+                report.problems.append(
+                    (folder, "music folder is empty: is its disk or share mounted?")
+                )
+                report.skipped_dirs.append(folder)
+                continue
             for entry in sorted(entries, key=lambda e: e.name, reverse=True):
+                if not _utf8(entry.path):
+                    # a name in another encoding (Latin-1 from an old disk): the database
+                    # stores UTF-8, so the file is listed as a problem, not a crash of the scan
+                    report.problems.append(
+                        (printable(entry.path), "name is not valid UTF-8: rename it to scan it")
+                    )
+                    continue
                 try:
                     is_link = entry.is_symlink()
                     if is_link and not follow_symlinks:
@@ -108,3 +124,16 @@ def walk(
                     continue
                 seen_files.add(key)
                 yield FoundFile(entry.path, st.st_size, st.st_mtime_ns)
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes of the name, kept as surrogates
+        return False
+    return True
+
+
+def printable(path: str) -> str:
+    """``path`` as text that can be stored and shown (undecodable bytes as ``\\xNN``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

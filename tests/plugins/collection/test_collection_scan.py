@@ -124,6 +124,36 @@ def test_an_unmounted_music_folder_is_reported_and_its_files_kept(make_app, tmp_
         assert "usb-disk" in service(app).last_scan().error
 
 
+def test_an_empty_mount_point_is_not_everything_removed(make_app, tmp_path, music):
+    """A disk that is not mounted leaves its mount point: an empty folder that exists."""
+    disk = tmp_path / "mnt"
+    write_audio(disk / "a.mp3", Tags("On The Disk", "Someone"), 120)
+    settings = {"plugins": {"collection": {"music_dirs": [str(music), str(disk)]}}}
+    app = make_app(settings, only=ONLY, plugins=[("vault", VaultPlugin(ListVault()))])
+    assert scan(app).seen == 8
+    (disk / "a.mp3").unlink()  # unmounted: the folder stays, empty
+    summary = scan(app)
+    assert summary.removed == 0
+    assert summary.problems == [(str(disk), "music folder is empty: is its disk or share mounted?")]
+    with app.app_context():
+        assert service(app).file_counts()["files"] == 8
+
+
+def test_a_file_name_in_another_encoding_is_listed_and_the_scan_goes_on(app, music):
+    """Latin-1 names from an old disk: SQLite stores UTF-8 only, and the whole scan failed."""
+    source = bytes(music / "Artist 0" / "song0.mp3")
+    latin1 = os.path.join(bytes(music), b"caf\xe9 - Song.mp3")
+    with open(source, "rb") as original, open(latin1, "wb") as copy:
+        copy.write(original.read())
+    summary = scan(app)
+    assert summary.seen == 7  # every other file
+    (problem,) = summary.problems
+    assert problem == (
+        str(music / "caf\\xe9 - Song.mp3"),
+        "name is not valid UTF-8: rename it to scan it",
+    )
+
+
 def test_one_scan_at_a_time(app, run_cli, music, tmp_path):
     with app.app_context():
         lock = service(app).lock_path
