@@ -44,10 +44,21 @@ def file_name(name: str, used: set[str]) -> str:
     return candidate
 
 
+#: Line breaks and other control characters: in a name they would end an M3U8 line early.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for one M3U8 line (a title with ``\r`` in it, a name with a newline)."""
+    return _BREAKS.sub(" ", text)
+
+
 def export(vault: LibraryVault, standing: Standing, out_dir: Path) -> list[Written]:
     """Write every playlist into ``out_dir`` (created); returns what was written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    base = out_dir.resolve()
+    # as the scan stored the files' paths (abspath, links not followed): relative paths
+    # between the two then hold wherever the folder that holds both is mounted
+    base = os.path.abspath(out_dir)
     paths: dict[int, tuple[str, float | None]] = {}
     query = LocalFile.select(LocalFile.id, LocalFile.path, LocalFile.duration).where(
         LocalFile.present == True  # noqa: E712
@@ -57,7 +68,7 @@ def export(vault: LibraryVault, standing: Standing, out_dir: Path) -> list[Writt
     used: set[str] = set()
     written: list[Written] = []
     for list_id, name in lists(vault):
-        lines = ["#EXTM3U", f"#PLAYLIST:{name}"]
+        lines = ["#EXTM3U", f"#PLAYLIST:{one_line(name)}"]
         count = skipped = 0
         for item in entries(vault, list_id):
             status, file_id, _score, _method = standing.get(
@@ -72,9 +83,11 @@ def export(vault: LibraryVault, standing: Standing, out_dir: Path) -> list[Writt
                 if duration
                 else (round(item.track.duration_ms / 1000) if item.track.duration_ms else -1)
             )
-            label = f"{', '.join(item.track.artists)} - {item.track.name}".replace("\n", " ")
+            label = one_line(f"{', '.join(item.track.artists)} - {item.track.name}")
             lines.append(f"#EXTINF:{seconds},{label}")
-            lines.append(os.path.relpath(path, base))
+            relative = os.path.relpath(path, base)
+            # a line that starts with '#' is a comment to players: "./#1 Hit.flac" is not
+            lines.append(f"./{relative}" if relative.startswith("#") else relative)
             count += 1
         target = out_dir / file_name(name, used)
         atomic_write(target, "\n".join(lines) + "\n", mode=0o644)  # media players read it

@@ -189,6 +189,15 @@ def _csv(items: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+#: Line breaks and other control characters: in a name they would end an M3U8 line early.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for one M3U8 line (a title with ``\r`` in it, a name with a newline)."""
+    return _BREAKS.sub(" ", text)
+
+
 def _m3u8(items: list[dict[str, Any]]) -> str:
     lines = ["#EXTM3U"]
     for item in items:
@@ -196,12 +205,12 @@ def _m3u8(items: list[dict[str, Any]]) -> str:
         if track is None:
             continue
         seconds = -1 if track["duration_ms"] is None else round(track["duration_ms"] / 1000)
-        title = track["name"].replace("\n", " ")
-        artists = ", ".join(track["artists"]).replace("\n", " ")
+        title = one_line(track["name"])
+        artists = one_line(", ".join(track["artists"]))
         lines.append(
             f"#EXTINF:{seconds},{artists} - {title}" if artists else f"#EXTINF:{seconds},{title}"
         )
-        lines.append(track["uri"])
+        lines.append(one_line(track["uri"]))
     return "\n".join(lines) + "\n"
 
 

@@ -93,3 +93,36 @@ def test_the_scheduled_jobs_scan_and_export(make_app, tmp_path):
         run_jobs(quiet, "collection.scan")
     with pytest.raises(LookupError):
         run_jobs(quiet, "collection.export")  # no playlist_dir
+
+
+def test_names_with_line_breaks_files_named_hash_and_a_linked_folder(make_app, tmp_path):
+    """What players misread: a line break in a playlist name or a title ended its line, and
+    a path starting with '#' is a comment; and a folder reached through a symlink gave paths
+    through the link's target (they broke where the disk is mounted elsewhere)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    (tmp_path / "media").symlink_to(disk)
+    music = tmp_path / "media" / "music"  # configured through the link
+    song = CorpusTrack("D" * 22, "Hit\rRemix", ("Someone",), "", 200_000)
+    write_audio(music / "#1 Hit.flac", Tags("Hit\rRemix", "Someone"), 200)
+    vault = ListVault()
+    vault.known[song.id] = vault_track(song)
+    vault.lists["p1"] = ("Line one\nLine two", [song.id])
+    app = make_app(config(music), only=ONLY, plugins=[("vault", VaultPlugin(vault))])
+    with app.app_context():
+        service(app).scan()
+        with api.storage().connection():
+            export(api.library(), service(app).standing(), music)  # the playlists beside it
+    (playlist,) = [p for p in music.glob("*.m3u8") if p.name != "Liked Songs.m3u8"]
+    assert playlist.read_text(encoding="utf-8").split("\n") == [
+        "#EXTM3U",
+        "#PLAYLIST:Line one Line two",
+        "#EXTINF:200,Someone - Hit Remix",
+        "./#1 Hit.flac",
+        "",
+    ]
+    out = tmp_path / "media" / "playlists"
+    with app.app_context(), api.storage().connection():
+        export(api.library(), service(app).standing(), out)
+    lines = (out / playlist.name).read_text(encoding="utf-8").splitlines()
+    assert lines[-1] == os.path.join("..", "music", "#1 Hit.flac")  # not ../../media/...
