@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .models import Entry, FollowedArtist, Liked, Playlist, SavedAlbum, Track
+from .models import Change, Entry, FollowedArtist, Liked, Playlist, SavedAlbum, Track
 from .queries import alive, name_as_of
 from .times import iso
 
@@ -74,8 +74,23 @@ def _playlists(at: float | None) -> list[Playlist]:
     rows = list(query)
     if at is None:
         return [p for p in rows if not p.removed]
-    # as of ``at``: known by then and not yet removed
-    return [p for p in rows if p.first_seen <= at and (p.removed_at is None or p.removed_at > at)]
+    # as of ``at``: the latest of its created / removed / restored changes by then decides
+    # (``removed_at`` keeps only the last removal: a playlist removed and restored since
+    # would look present during its removal)
+    state: dict[str, str] = {}
+    changes = (
+        Change.select(Change.playlist_id, Change.kind)
+        .where(Change.kind.in_(PRESENCE_KINDS) & (Change.at <= at))
+        .order_by(Change.at, Change.id)
+    )
+    for change in changes:
+        if change.playlist_id is not None:
+            state[change.playlist_id] = change.kind
+    return [p for p in rows if p.first_seen <= at and state.get(p.id) != "playlist_removed"]
+
+
+#: The changes that start or end a playlist's presence in the library.
+PRESENCE_KINDS = ("playlist_created", "playlist_removed", "playlist_restored")
 
 
 def _entries(playlist_id: str, at: float | None) -> list[Entry]:

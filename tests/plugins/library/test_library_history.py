@@ -105,6 +105,34 @@ def test_a_deleted_playlist_stays_in_the_vault_marked_removed(
     assert ("playlist_removed", None, None, None, playlist.name) in _last_run_changes(app)
 
 
+def test_a_playlist_removed_and_restored_is_absent_as_of_its_removal(
+    app: Flask, owner: Owner, webapi: SpotifyWebAPI
+) -> None:
+    """Restoring a playlist wiped ``removed_at``: an as-of export inside the removal still
+    listed it. Nothing in the vault may rewrite what was true at a moment."""
+    from soulspot_library.export import snapshot
+    from soulspot_library.models import Change
+
+    lib = webapi.library("alice")
+    sync(app)
+    playlist = _owned(webapi)
+    lib.delete_playlist(playlist.id)
+    sync(app)
+    with lib.lock:
+        lib.playlists.append(playlist)  # followed again
+    sync(app)
+    removed_at = in_app(
+        app,
+        lambda: Change.get(
+            (Change.kind == "playlist_removed") & (Change.playlist_id == playlist.id)
+        ).at,
+    )
+    while_gone = in_app(app, lambda: [p["id"] for p in snapshot(removed_at)["playlists"]])
+    now = in_app(app, lambda: [p["id"] for p in snapshot(None)["playlists"]])
+    assert playlist.id not in while_gone
+    assert playlist.id in now
+
+
 def test_unliking_keeps_history_and_liking_keeps_spotifys_added_at(
     app: Flask, owner: Owner, webapi: SpotifyWebAPI
 ) -> None:
