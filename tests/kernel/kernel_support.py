@@ -8,8 +8,10 @@ exactly like an installed third-party plugin.
 
 from __future__ import annotations
 
+import html
 import os
 import queue
+import re
 import subprocess
 import sys
 import textwrap
@@ -205,3 +207,13 @@ class Process:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def settings_rows(page: str) -> dict[str, tuple[str, str]]:
+    """``{key: (value, origin)}`` of the Settings page's tables."""
+    found = re.findall(
+        r'<th scope="row"><code>([^<]+)</code></th>\s*<td data-label="Value"><code class="value">'
+        r'([^<]*)</code></td>\s*<td data-label="From" class="origin">([^<]+)</td>',
+        page,
+    )
+    return {key: (html.unescape(value), origin) for key, value, origin in found}

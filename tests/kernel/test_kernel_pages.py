@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from flask import Flask, request
-from kernel_support import BUILTINS
+from kernel_support import BUILTINS, settings_rows
 
 from soulspot import hookimpl
 from soulspot.types import PluginManifest, User
@@ -55,23 +55,13 @@ def app(make_app) -> Flask:
     )
 
 
-def _rows(page: str) -> dict[str, tuple[str, str]]:
-    """``{key: (value, origin)}`` of the settings tables."""
-    found = re.findall(
-        r'<th scope="row"><code>([^<]+)</code></th>\s*<td data-label="Value"><code class="value">'
-        r'([^<]*)</code></td>\s*<td data-label="From" class="origin">([^<]+)</td>',
-        page,
-    )
-    return {k: (html_lib.unescape(v), o) for k, v, o in found}
-
-
 def test_settings_show_values_origins_and_mask_secrets(app: Flask) -> None:
     client = app.test_client()
     page = client.get("/settings", headers={"X-Test-User": "owner"})
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert SECRET not in text
-    rows = _rows(text)
+    rows = settings_rows(text)
     assert rows["threads"] == ("3", "override")
     assert rows["passphrase"] == ('"********"', "env SOULSPOT__BACKUP__PASSPHRASE")
     assert rows["keep_last"] == ("7", "default")
@@ -125,9 +115,8 @@ def test_every_command_of_the_doc_runs_and_agrees_with_the_page(app: Flask, run_
     by_key = {row["key"]: row["source"] for row in shown}
     assert by_key["plugins.backup.passphrase"] == "env SOULSPOT__BACKUP__PASSPHRASE"
     page = app.test_client().get("/settings", headers={"X-Test-User": "owner"})
-    assert (
-        _rows(page.get_data(as_text=True))["passphrase"][1] == by_key["plugins.backup.passphrase"]
-    )
+    shown = settings_rows(page.get_data(as_text=True))
+    assert shown["passphrase"][1] == by_key["plugins.backup.passphrase"]
 
 
 @pytest.mark.parametrize("path", sorted(set(re.findall(r"\(`(/[a-z/.-]+)`\)", DOC))))

@@ -5,22 +5,12 @@ as a string, once the server had bound)."""
 
 from __future__ import annotations
 
-import html
 import re
 import signal
 import urllib.request
 from pathlib import Path
 
-from kernel_support import BUILTINS, SOULSPOT, Process, clean_env
-
-
-def _rows(page: str) -> dict[str, tuple[str, str]]:
-    found = re.findall(
-        r'<th scope="row"><code>([^<]+)</code></th>\s*<td data-label="Value"><code class="value">'
-        r'([^<]*)</code></td>\s*<td data-label="From" class="origin">([^<]+)</td>',
-        page,
-    )
-    return {key: (html.unescape(value), origin) for key, value, origin in found}
+from kernel_support import BUILTINS, SOULSPOT, Process, clean_env, settings_rows
 
 
 def test_serve_options_are_shown_as_command_line_values(tmp_path: Path) -> None:
@@ -36,7 +26,7 @@ def test_serve_options_are_shown_as_command_line_values(tmp_path: Path) -> None:
         assert match, line
         port = match.group(1)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/settings", timeout=10) as answer:
-            rows = _rows(answer.read().decode())
+            rows = settings_rows(answer.read().decode())
         proc.proc.send_signal(signal.SIGTERM)
         code, output = proc.finish()
     finally:
