@@ -92,11 +92,15 @@ class Sender:
         on a thread of its own: bounded by the services' timeouts, and never inside the
         caller's request or command, whose traces would record the services' URLs."""
         result: list[Delivery] = []
-        worker = threading.Thread(
-            target=lambda: result.append(self._deliver(message)),
-            name="soulspot-notify-now",
-            daemon=True,
-        )
+
+        def deliver() -> None:
+            try:
+                result.append(self._deliver(message))
+            except Exception:  # a broken service plugin of Apprise: a failed send, said so
+                log.exception("notification failed", extra={"notify_event": message.event})
+                result.append(Delivery(message.event, False, len(self.urls)))
+
+        worker = threading.Thread(target=deliver, name="soulspot-notify-now", daemon=True)
         worker.start()
         # each service may take its connect and read timeouts; a little more for Apprise
         worker.join(timeout=2 * self.timeout * max(1, len(self.urls)) + 5.0)
@@ -112,8 +116,8 @@ class Sender:
         """Send on this thread; returns whether every service accepted it."""
         import apprise
 
-        # one service after the other on this thread: Apprise's concurrent sending uses a
-        # thread pool, which refuses work once the process has begun to end (the atexit drain)
+        # one service after the other on this thread, no thread pool of Apprise's: each
+        # service's own timeouts bound the send, and nothing of it outlives this thread
         notifier = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
         for url in self.urls:
             notifier.add(with_timeouts(url, self.timeout))
