@@ -22,8 +22,8 @@ def parse_when(text: str, what: str = "WHEN") -> float:
     (so a version shown as ``...T18:30:05.123Z`` includes itself)."""
     raw = _six_digits(text.strip().upper())
     try:
-        if len(raw) == 10:
-            day = dt.date.fromisoformat(raw)
+        if not any(sep in raw for sep in ("T", " ", ":")):  # a date alone, any ISO form
+            day = dt.date.fromisoformat(raw)  # 2026-03-01, 20260301, 2026-W09-7, 2026-060
             moment = min(dt.datetime.combine(day, dt.time.max, dt.UTC), LAST)
         else:
             moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
