@@ -21,8 +21,10 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger("soulspot.notify")
 
@@ -85,7 +87,7 @@ class Sender:
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         #: The CLI commands (their root click contexts) whose end waits for the queue.
-        self.commands: set[int] = set()
+        self.commands: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def send_now(self, message: Message) -> Delivery:
         """Send at once and wait for the answer (the test button, ``soulspot notify test``),
@@ -158,9 +160,9 @@ class Sender:
             return  # serving: the shutdown hook drains
         root = context.find_root()
         with self.lock:
-            if id(root) in self.commands:
+            if root in self.commands:
                 return
-            self.commands.add(id(root))
+            self.commands.add(root)
         root.call_on_close(lambda: self.drain(DRAIN_AT_EXIT))
 
     def _start(self) -> None:

@@ -144,10 +144,14 @@ def test_a_data_dir_owned_by_someone_else_is_a_clear_error() -> None:
         os.chmod(parent, 0o755)
         data = Path(parent) / "data"
         data.mkdir(mode=0o700)
-        _refused_as_another_user(data)
+        stderr = _serve_as_another_user(data)
+    assert "not writable by uid 12345 gid 12345" in stderr
+    assert "it belongs to 0:0" in stderr and "PUID/PGID" in stderr
+    assert "Traceback" not in stderr
 
 
-def _refused_as_another_user(data: Path) -> None:
+def _serve_as_another_user(data: Path) -> str:
+    """What checking ``data`` as uid/gid 12345 prints (it must exit 1)."""
     assert os.geteuid() == 0, "the suite runs as root: it can act as another user"
     program = (
         "from pathlib import Path\n"
@@ -175,6 +179,4 @@ def _refused_as_another_user(data: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 1, done.stderr
-    assert "not writable by uid 12345 gid 12345" in done.stderr
-    assert "it belongs to 0:0" in done.stderr and "PUID/PGID" in done.stderr
-    assert "Traceback" not in done.stderr
+    return done.stderr
